@@ -1,0 +1,200 @@
+// The GRO table: a bounded set of held flows, found through an open-addressing
+// index, emitted in arrival order per flow.
+#include "gro.h"
+
+#include <rte_hash_crc.h>
+#include <rte_mbuf.h>
+
+#include <vector>
+
+#include "gro_flow.h"
+
+namespace vo {
+
+using gro::Eligibility;
+using gro::Flow;
+using gro::Join;
+using gro::Segment;
+
+struct GroTable::Impl {
+  GroConfig cfg;
+  uint64_t timeout_tsc;
+  std::vector<Flow> flows;          // slots
+  std::vector<uint16_t> free_slots;
+  std::vector<uint16_t> active;     // slots in use, in no particular order
+  std::vector<uint16_t> active_pos; // slot -> index in `active`
+  std::vector<int32_t> index;       // open addressing: slot or -1
+  uint32_t mask;
+  GroStats stats;
+
+  explicit Impl(const GroConfig& c) : cfg(c) {
+    timeout_tsc = cfg.tsc_hz * cfg.flush_timeout_us / 1000000;
+    uint16_t n = std::max<uint16_t>(cfg.max_flows, 1);
+    flows.resize(n);
+    active_pos.resize(n);
+    for (uint16_t i = n; i-- > 0;) free_slots.push_back(i);
+    active.reserve(n);
+    uint32_t size = 4;
+    while (size < 2u * n) size <<= 1;
+    index.assign(size, -1);
+    mask = size - 1;
+  }
+
+  static uint32_t hash_key(const gro::FlowKey& k) {
+    return rte_hash_crc(&k, sizeof(k), 0x5bd1e995);
+  }
+
+  int32_t find(const gro::FlowKey& k, uint32_t h) const {
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+      int32_t s = index[i];
+      if (s < 0) return -1;
+      if (flows[s].hash == h && flows[s].key == k) return s;
+    }
+  }
+
+  int32_t insert(const Segment& seg, uint32_t h, uint64_t now) {
+    if (free_slots.empty()) return -1;
+    uint16_t s = free_slots.back();
+    free_slots.pop_back();
+    gro::start_flow(flows[s], seg, h, now);
+    uint32_t i = h & mask;
+    while (index[i] >= 0) i = (i + 1) & mask;
+    index[i] = s;
+    active_pos[s] = uint16_t(active.size());
+    active.push_back(s);
+    return s;
+  }
+
+  // Removes slot `s` from the index by backward-shift deletion, which keeps
+  // every probe chain unbroken without tombstones.
+  void unindex(uint16_t s) {
+    uint32_t i = flows[s].hash & mask;
+    while (index[i] != s) i = (i + 1) & mask;
+    for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+      int32_t t = index[j];
+      if (t < 0) break;
+      uint32_t home = flows[t].hash & mask;
+      // Move t back into the hole at i unless its home lies cyclically in (i, j].
+      bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+      if (!stays) {
+        index[i] = t;
+        i = j;
+      }
+    }
+    index[i] = -1;
+  }
+
+  // Removes flow `s` from the table and returns its (merged) packet.
+  rte_mbuf* emit(uint16_t s) {
+    Flow& f = flows[s];
+    if (f.segments > 1) {
+      stats.merged_packets++;
+      stats.segments_absorbed += f.segments - 1;
+    }
+    rte_mbuf* m = gro::finish(f);
+    unindex(s);
+    uint16_t pos = active_pos[s];
+    active[pos] = active.back();
+    active_pos[active[pos]] = pos;
+    active.pop_back();
+    free_slots.push_back(s);
+    return m;
+  }
+
+  void take(rte_mbuf* m, uint64_t now, rte_mbuf** out, uint16_t& n_out);
+};
+
+void GroTable::Impl::take(rte_mbuf* m, uint64_t now, rte_mbuf** out, uint16_t& n_out) {
+  stats.packets_in++;
+  Segment seg;
+  Eligibility e = gro::classify(m, seg);
+  if (e == Eligibility::NotTcp) {
+    stats.passed_through++;
+    out[n_out++] = m;
+    return;
+  }
+  uint32_t h = hash_key(seg.key);
+  int32_t s = find(seg.key, h);
+  if (e != Eligibility::Mergeable) {
+    if (e == Eligibility::BadChecksum) stats.checksum_bad++;
+    if (s >= 0) out[n_out++] = emit(uint16_t(s));  // what came before goes first
+    stats.passed_through++;
+    out[n_out++] = m;
+    return;
+  }
+  bool closes = seg.tcp_flags & TcpHdr::kPsh;
+  if (s >= 0) {
+    Join j = gro::can_join(flows[s], seg);
+    if (j == Join::Merge) {
+      Flow& f = flows[s];
+      gro::append(f, seg);
+      // A segment shorter than the MSS, or PSH, ends the burst of the sender.
+      if (closes || seg.payload_len < f.mss) out[n_out++] = emit(uint16_t(s));
+      return;
+    }
+    out[n_out++] = emit(uint16_t(s));
+    if (j == Join::OutOfOrder) {  // never reorder: it goes out as it came
+      stats.out_of_order++;
+      stats.passed_through++;
+      out[n_out++] = m;
+      return;
+    }
+  }
+  if (closes) {
+    stats.passed_through++;
+    out[n_out++] = m;
+    return;
+  }
+  if (insert(seg, h, now) < 0) {
+    stats.table_full++;
+    stats.passed_through++;
+    out[n_out++] = m;
+  }
+}
+
+GroTable::GroTable(const GroConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+GroTable::~GroTable() { drop_all(); }
+
+GroCounts GroTable::input(std::span<rte_mbuf* const> pkts, uint64_t now_tsc,
+                          std::span<rte_mbuf*> out) {
+  // Each packet taken emits at most itself plus one held flow; every held flow
+  // is emitted at most once: `out` never overflows with this many.
+  size_t room = out.size() > impl_->active.size() ? out.size() - impl_->active.size() : 0;
+  GroCounts c;
+  c.consumed = uint16_t(std::min(pkts.size(), room));
+  for (uint16_t i = 0; i < c.consumed; ++i) impl_->take(pkts[i], now_tsc, out.data(), c.emitted);
+  return c;
+}
+
+uint16_t GroTable::flush(uint64_t now_tsc, std::span<rte_mbuf*> out) {
+  uint16_t n = 0;
+  for (size_t i = 0; i < impl_->active.size() && n < out.size();) {
+    uint16_t s = impl_->active[i];
+    if (now_tsc - impl_->flows[s].start_tsc >= impl_->timeout_tsc)
+      out[n++] = impl_->emit(s);  // swaps another flow into position i
+    else
+      ++i;
+  }
+  return n;
+}
+
+uint16_t GroTable::flush_all(std::span<rte_mbuf*> out) {
+  uint16_t n = 0;
+  while (!impl_->active.empty() && n < out.size()) out[n++] = impl_->emit(impl_->active.back());
+  return n;
+}
+
+uint32_t GroTable::drop_all() {
+  uint32_t n = 0;
+  rte_mbuf* m;
+  while (flush_all(std::span<rte_mbuf*>(&m, 1)) == 1) {
+    rte_pktmbuf_free(m);
+    ++n;
+  }
+  return n;
+}
+
+uint16_t GroTable::held() const { return uint16_t(impl_->active.size()); }
+const GroStats& GroTable::stats() const { return impl_->stats; }
+
+}  // namespace vo

@@ -1,0 +1,73 @@
+#include "gso.h"
+
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+#include "gso_internal.h"
+
+namespace vo {
+namespace gso {
+namespace {
+
+Reason make_plan(const GsoConfig& cfg, const rte_mbuf* pkt, uint16_t out_cap, Plan& p) {
+  if (!(pkt->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) return Reason::NotMarkedForTso;
+  if (pkt->pkt_len > kMaxGsoPacketLen) return Reason::TooLarge;
+  if (Reason r = parse(pkt, p.layout, ParseOptions{.exact_length = true}); r != Reason::Ok)
+    return r;
+  p.mss = pkt->tso_segsz;
+  if (p.mss == 0) return Reason::MssZero;
+  p.payload_len = p.layout.payload_len();
+  if (p.payload_len <= p.mss) return Reason::MssExceedsPayload;
+  uint32_t count = (p.payload_len + p.mss - 1) / p.mss;
+  if (count > out_cap) return Reason::TooManySegments;
+  p.count = uint16_t(count);
+  p.checksum = cfg.checksum;
+  if (p.layout.tunnel)
+    p.outer_udp_checksum =
+        header_at<UdpHdr>(pkt, p.layout.outer_l4_off)->checksum.raw() != 0;
+  return Reason::Ok;
+}
+
+uint64_t segment_ol_flags(const rte_mbuf* pkt, const Plan& p) {
+  constexpr uint64_t kKeep = RTE_MBUF_F_TX_VLAN | RTE_MBUF_F_TX_QINQ | RTE_MBUF_F_RX_VLAN |
+                             RTE_MBUF_F_RX_VLAN_STRIPPED;
+  uint64_t f = pkt->ol_flags & kKeep;
+  if (p.checksum == ChecksumMode::Full || p.outer_udp_checksum) return f;
+  // Every header is final but the TCP checksum, which the NIC completes from
+  // the pseudo-header sum we left in it.
+  f |= RTE_MBUF_F_TX_TCP_CKSUM | (p.layout.ip == IpVer::V4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
+  if (p.layout.tunnel)
+    f |= RTE_MBUF_F_TX_TUNNEL_VXLAN |
+         (p.layout.outer_ip == IpVer::V4 ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
+  return f;
+}
+
+}  // namespace
+
+void start_segment(rte_mbuf* seg, const rte_mbuf* pkt, const Plan& p) {
+  uint16_t hlen = p.layout.header_len();
+  std::memcpy(rte_pktmbuf_mtod(seg, void*), rte_pktmbuf_mtod(pkt, const void*), hlen);
+  seg->data_len = hlen;
+  seg->pkt_len = hlen;
+  seg->port = pkt->port;
+  seg->vlan_tci = pkt->vlan_tci;
+  seg->vlan_tci_outer = pkt->vlan_tci_outer;
+  seg->hash = pkt->hash;
+  seg->packet_type = pkt->packet_type;
+  seg->ol_flags = segment_ol_flags(pkt, p);
+  apply_lengths(seg, p.layout);
+}
+
+}  // namespace gso
+
+GsoResult gso_segment(const GsoConfig& cfg, rte_mbuf* pkt, rte_mbuf** out, uint16_t out_cap) {
+  gso::Plan plan;
+  if (Reason r = gso::make_plan(cfg, pkt, out_cap, plan); r != Reason::Ok) return {r, 0};
+  Reason r = cfg.payload == PayloadMode::Attach ? gso::split_attach(cfg, pkt, plan, out)
+                                                : gso::split_copy(cfg, pkt, plan, out);
+  if (r != Reason::Ok) return {r, 0};
+  return {Reason::Ok, plan.count};
+}
+
+}  // namespace vo

@@ -1,0 +1,156 @@
+// Splitting the payload of a GSO input across segments: by reference
+// (indirect or external-buffer mbufs) or by copy. Both allocate everything
+// they need before they touch anything, so a failure leaves no trace.
+#include <rte_mbuf.h>
+
+#include "gso_internal.h"
+
+namespace vo::gso {
+namespace {
+
+// Upper bound of payload pieces (segment x input-mbuf overlaps) for one input:
+// 64 KB at the smallest useful MSS; more is refused as TooManySegments.
+constexpr uint32_t kMaxPieces = 2048;
+
+// Walks the payload bytes of a chain.
+struct Cursor {
+  rte_mbuf* seg;
+  uint32_t off;
+  // Bytes available at the cursor, stepping over exhausted (or empty) mbufs.
+  uint32_t avail() {
+    while (off == seg->data_len) {
+      seg = seg->next;
+      off = 0;
+    }
+    return seg->data_len - off;
+  }
+};
+
+uint32_t count_pieces(rte_mbuf* pkt, const Plan& p) {
+  Cursor c{pkt, p.layout.header_len()};
+  uint32_t pieces = 0;
+  for (uint16_t i = 0; i < p.count; ++i) {
+    for (uint32_t left = p.segment_payload(i); left > 0; ++pieces) {
+      uint32_t take = std::min(left, c.avail());
+      c.off += take;
+      left -= take;
+    }
+  }
+  return pieces;
+}
+
+// Points `mi` at [off, off+len) of the buffer `m` uses, as rte_pktmbuf_attach()
+// does but without touching the reference count: attach_payload() takes all
+// references on one buffer in a single update instead of one atomic per piece.
+void point_at(rte_mbuf* mi, const rte_mbuf* m, uint32_t off, uint32_t len) {
+  if (RTE_MBUF_HAS_EXTBUF(m)) {
+    mi->ol_flags = RTE_MBUF_F_EXTERNAL;
+    mi->shinfo = m->shinfo;
+  } else {
+    mi->priv_size = m->priv_size;  // locates the direct mbuf on detach
+    mi->ol_flags = RTE_MBUF_F_INDIRECT;
+  }
+  mi->buf_addr = m->buf_addr;
+  mi->buf_iova = m->buf_iova;
+  mi->buf_len = m->buf_len;
+  mi->data_off = uint16_t(m->data_off + off);
+  mi->data_len = uint16_t(len);
+  mi->pkt_len = len;
+  mi->nb_segs = 1;
+  mi->next = nullptr;
+}
+
+void take_refs(rte_mbuf* m, uint16_t n) {
+  if (n == 0) return;
+  if (RTE_MBUF_HAS_EXTBUF(m))
+    rte_mbuf_ext_refcnt_update(m->shinfo, int16_t(n));
+  else
+    rte_mbuf_refcnt_update(RTE_MBUF_CLONED(m) ? rte_mbuf_from_indirect(m) : m, int16_t(n));
+}
+
+void append(rte_mbuf* head, rte_mbuf*& last, rte_mbuf* piece) {
+  last->next = piece;
+  last = piece;
+  head->nb_segs++;
+  head->pkt_len += piece->data_len;
+}
+
+}  // namespace
+
+Reason split_attach(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf** out) {
+  if (rte_pktmbuf_data_room_size(cfg.header_pool) < RTE_PKTMBUF_HEADROOM + p.layout.header_len())
+    return Reason::NoHeadroom;
+  uint32_t npieces = count_pieces(pkt, p);
+  if (npieces > kMaxPieces) return Reason::TooManySegments;
+  rte_mbuf* pieces[kMaxPieces];
+  if (rte_pktmbuf_alloc_bulk(cfg.header_pool, out, p.count) != 0) return Reason::NoMemory;
+  if (rte_pktmbuf_alloc_bulk(cfg.indirect_pool, pieces, npieces) != 0) {
+    rte_pktmbuf_free_bulk(out, p.count);
+    return Reason::NoMemory;
+  }
+
+  Cursor c{pkt, p.layout.header_len()};
+  rte_mbuf* ref_seg = nullptr;  // input mbuf whose references are being counted
+  uint16_t refs = 0;
+  uint32_t next_piece = 0;
+  for (uint16_t i = 0; i < p.count; ++i) {
+    rte_mbuf* seg = out[i];
+    start_segment(seg, pkt, p);
+    rte_mbuf* last = seg;
+    Checksum sum;
+    uint32_t len = p.segment_payload(i);
+    for (uint32_t left = len; left > 0;) {
+      uint32_t take = std::min(left, c.avail());
+      if (c.seg != ref_seg) {
+        take_refs(ref_seg, refs);
+        ref_seg = c.seg;
+        refs = 0;
+      }
+      rte_mbuf* piece = pieces[next_piece++];
+      point_at(piece, c.seg, c.off, take);
+      ++refs;
+      if (p.needs_payload_sum()) sum.add(rte_pktmbuf_mtod(piece, const void*), take);
+      append(seg, last, piece);
+      c.off += take;
+      left -= take;
+    }
+    fix_segment_headers(seg, p, i, len, sum);
+  }
+  take_refs(ref_seg, refs);
+  rte_pktmbuf_free(pkt);  // the segments hold their own references now
+  return Reason::Ok;
+}
+
+Reason split_copy(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf** out) {
+  if (rte_pktmbuf_data_room_size(cfg.header_pool) <
+      RTE_PKTMBUF_HEADROOM + p.layout.header_len() + p.mss)
+    return Reason::NoHeadroom;
+  if (rte_pktmbuf_alloc_bulk(cfg.header_pool, out, p.count) != 0) return Reason::NoMemory;
+
+  Cursor c{pkt, p.layout.header_len()};
+  for (uint16_t i = 0; i < p.count; ++i) {
+    rte_mbuf* seg = out[i];
+    start_segment(seg, pkt, p);
+    Checksum sum;
+    uint32_t len = p.segment_payload(i);
+    auto* dst = rte_pktmbuf_mtod_offset(seg, uint8_t*, seg->data_len);
+    for (uint32_t left = len; left > 0;) {
+      uint32_t take = std::min(left, c.avail());
+      const auto* src = rte_pktmbuf_mtod_offset(c.seg, const uint8_t*, c.off);
+      if (p.needs_payload_sum())
+        copy_and_sum(sum, dst, src, take);
+      else
+        std::memcpy(dst, src, take);
+      dst += take;
+      c.off += take;
+      left -= take;
+    }
+    seg->data_len = uint16_t(seg->data_len + len);
+    seg->pkt_len += len;
+    fix_segment_headers(seg, p, i, len, sum);
+  }
+  rte_pktmbuf_free(pkt);
+  return Reason::Ok;
+}
+
+}  // namespace vo::gso

@@ -1,0 +1,77 @@
+// Why the engine refused a packet. Every refusal has its own name so that the
+// caller can count it (a drop counter per reason) and log it by name.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace vo {
+
+#define VO_REASONS(X)                                                        \
+  X(Ok, "ok")                                                                \
+  X(TruncatedEthernet, "ethernet header truncated")                          \
+  X(TruncatedVlan, "802.1Q tag truncated")                                   \
+  X(NotIp, "not IPv4 or IPv6")                                               \
+  X(TruncatedIpv4, "IPv4 header truncated")                                  \
+  X(Ipv4BadVersion, "IPv4 version field is not 4")                           \
+  X(Ipv4IhlTooSmall, "IPv4 ihl below 5")                                     \
+  X(Ipv4OptionsTruncated, "IPv4 options past the buffer")                    \
+  X(Ipv4LengthMismatch, "IPv4 total length disagrees with the bytes present") \
+  X(Ipv4Fragment, "IPv4 fragment")                                           \
+  X(TruncatedIpv6, "IPv6 header truncated")                                  \
+  X(Ipv6BadVersion, "IPv6 version field is not 6")                           \
+  X(Ipv6LengthMismatch, "IPv6 payload length disagrees with the bytes present") \
+  X(Ipv6UnsupportedNextHeader, "IPv6 next header is an extension header")   \
+  X(NotTcp, "not TCP")                                                       \
+  X(TruncatedTcp, "TCP header truncated")                                    \
+  X(TcpDoffTooSmall, "TCP data offset below 5")                              \
+  X(TcpOptionsTruncated, "TCP options past the buffer")                      \
+  X(TruncatedUdp, "UDP header truncated")                                    \
+  X(UdpLengthMismatch, "UDP length disagrees with the bytes present")        \
+  X(TruncatedVxlan, "VXLAN header truncated")                                \
+  X(VxlanBadFlags, "VXLAN flags without a valid VNI")                        \
+  X(HeadersSplit, "headers span more than the first buffer")                 \
+  X(ChainLengthMismatch, "mbuf chain shorter or longer than pkt_len")        \
+  X(NotMarkedForTso, "packet not marked for TCP segmentation")               \
+  X(MssZero, "MSS is zero")                                                  \
+  X(MssExceedsPayload, "MSS not smaller than the payload: nothing to segment") \
+  X(TooLarge, "segment larger than 64 KB")                                   \
+  X(TooManySegments, "more segments than the output can hold")               \
+  X(NoHeadroom, "headers do not fit a segment buffer")                       \
+  X(NoMemory, "mbuf pool empty")
+
+enum class Reason : uint8_t {
+#define VO_REASON_ENUM(name, text) name,
+  VO_REASONS(VO_REASON_ENUM)
+#undef VO_REASON_ENUM
+      Count
+};
+
+constexpr size_t kReasonCount = size_t(Reason::Count);
+
+[[nodiscard]] constexpr std::string_view describe(Reason r) {
+  constexpr std::string_view texts[] = {
+#define VO_REASON_TEXT(name, text) text,
+      VO_REASONS(VO_REASON_TEXT)
+#undef VO_REASON_TEXT
+  };
+  return texts[size_t(r)];
+}
+
+[[nodiscard]] constexpr std::string_view name(Reason r) {
+  constexpr std::string_view names[] = {
+#define VO_REASON_NAME(name, text) #name,
+      VO_REASONS(VO_REASON_NAME)
+#undef VO_REASON_NAME
+  };
+  return names[size_t(r)];
+}
+
+// Counts refusals by reason; one per port/queue, owned by its caller.
+struct ReasonCounters {
+  uint64_t count[kReasonCount] = {};
+  void add(Reason r) { ++count[size_t(r)]; }
+  [[nodiscard]] uint64_t operator[](Reason r) const { return count[size_t(r)]; }
+};
+
+}  // namespace vo

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package vhost-offload needs to build, test and benchmark.
+# Idempotent: when everything is present it prints nothing and touches nothing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ninja-build
+  libdpdk-dev dpdk-dev            # librte_*, rte_gso/rte_gro references, dpdk-testpmd
+  libgtest-dev libbenchmark-dev   # unit tests, engine benchmark
+  clang libclang-rt-14-dev        # libFuzzer target
+  libnuma-dev libpcap-dev
+  python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2
