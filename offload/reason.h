@@ -38,7 +38,8 @@ namespace vo {
   X(TooLarge, "segment larger than 64 KB")                                   \
   X(TooManySegments, "more segments than the output can hold")               \
   X(NoHeadroom, "headers do not fit a segment buffer")                       \
-  X(NoMemory, "mbuf pool empty")
+  X(NoMemory, "mbuf pool empty")                                             \
+  X(DeviceRefused, "the device refused the packet (rte_eth_tx_prepare)")
 
 enum class Reason : uint8_t {
 #define VO_REASON_ENUM(name, text) name,

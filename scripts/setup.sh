@@ -9,7 +9,9 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev   # unit tests, engine benchmark
   clang libclang-rt-14-dev        # libFuzzer target
   libnuma-dev libpcap-dev
-  python3
+  python3 python3-scapy           # stats client, packet crafting in tests
+  iproute2 ethtool iperf3 tshark  # network namespaces, kernel peers, captures
+  procps psmisc
 )
 
 missing=()
@@ -25,6 +27,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; the answer does not matter here.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup: done" >&2

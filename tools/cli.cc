@@ -1,0 +1,134 @@
+#include "cli.h"
+
+#include <charconv>
+#include <cstring>
+
+namespace vo::cli {
+namespace {
+
+bool to_u32(const char* s, uint32_t& out) {
+  auto [p, ec] = std::from_chars(s, s + std::strlen(s), out);
+  return ec == std::errc() && *p == '\0';
+}
+
+}  // namespace
+
+std::string usage(const char* prog) {
+  return std::string("Usage: ") + prog + R"( [OPTIONS] [-- EAL-OPTIONS]
+
+A userspace virtual switch that negotiates checksum and segmentation offloads
+with QEMU guests (vhost-user) and moves 64 KB TCP segments whole wherever the
+next hop can take them, cutting them in software only where it cannot.
+
+Ports (at least one; the switch learns MACs across all of them):
+  --vhost PATH            guest port: serve a vhost-user socket at PATH
+                          (QEMU: -chardev socket,id=c0,path=PATH -netdev vhost-user,chardev=c0,...)
+  --vhost-client PATH     guest port: connect to QEMU's socket at PATH (QEMU started with
+                          server=on), reconnecting whenever QEMU restarts
+  --nic DEVARGS           uplink: any DPDK ethdev, e.g. net_tap0,iface=vo0 |
+                          net_af_packet0,iface=veth0 | 0000:00:04.0 | net_null0
+Options for the port named just before them:
+  --name NAME             name shown in logs and stats (default: socket file or device name)
+  --disable LIST          switch offloads off, comma-separated:
+                            guest ports: csum guest-csum host-tso4 host-tso6 host-ecn
+                                         guest-tso4 guest-tso6 guest-ecn mrg-rxbuf
+                                         (groups: tso host-tso guest-tso ecn all)
+                            uplinks:     tso csum gro
+  --no-gro                do not merge segments received on this port
+
+Datapath:
+  --datapath-lcore N      lcore of the forwarding loop (default: the last lcore in -l)
+  --mbufs N               mbufs in the packet pool (default 32768)
+  --gro-timeout-us N      hold segments up to N us for merging (default 0: flush per burst)
+  --idle-sleep-max-us N   longest nap of an idle datapath (default 200; 0 = busy poll)
+  --mac-age S             forget a MAC not seen for S seconds (default 300)
+  --tx-retries N          retries toward a full port before dropping (default 8)
+  --gso-copy              cut segments by copying instead of referencing the payload
+  -h, --help              this text
+
+EAL options after "--" go to DPDK unchanged. Without them the switch runs on
+lcores 0 (control) and 1 (datapath), with hugepages when the system has free
+ones and with --no-huge (and says so) when it has none.
+Statistics: tools/vo-stats, or dpdk-telemetry.py with /vhost_offload/stats.
+)";
+}
+
+std::optional<Config> parse(int argc, const char* const* argv, std::string& error) {
+  Config c;
+  auto need_port = [&](const char* opt) -> PortSpec* {
+    if (c.ports.empty()) {
+      error = std::string(opt) + " must follow the --vhost, --vhost-client or --nic it applies to";
+      return nullptr;
+    }
+    return &c.ports.back();
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      for (++i; i < argc; ++i) c.eal_args.emplace_back(argv[i]);
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      c.help = true;
+      continue;
+    }
+    if (a == "--no-gro") {
+      PortSpec* p = need_port("--no-gro");
+      if (!p) return std::nullopt;
+      p->gro = false;
+      continue;
+    }
+    if (a == "--gso-copy") {
+      c.zero_copy_gso = false;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      error = "option " + a + " needs a value (see --help)";
+      return std::nullopt;
+    }
+    const char* v = argv[++i];
+    uint32_t n = 0;
+    bool numeric = to_u32(v, n);
+    auto want_number = [&](const std::string& opt) {
+      if (!numeric) error = "option " + opt + " takes a whole number, not '" + v + "'";
+      return numeric;
+    };
+    if (a == "--vhost" || a == "--vhost-client" || a == "--nic") {
+      PortKind k = a == "--nic" ? PortKind::Nic
+                                : a == "--vhost" ? PortKind::Vhost : PortKind::VhostClient;
+      c.ports.push_back(PortSpec{k, v, "", "", true});
+    } else if (a == "--name" || a == "--disable") {
+      PortSpec* p = need_port(a.c_str());
+      if (!p) return std::nullopt;
+      (a == "--name" ? p->name : p->disable) = v;
+    } else if (a == "--datapath-lcore") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath_lcore = int(n);
+    } else if (a == "--mbufs") {
+      if (!want_number(a)) return std::nullopt;
+      c.mbufs = n;
+    } else if (a == "--gro-timeout-us") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath.gro_timeout_us = n;
+    } else if (a == "--idle-sleep-max-us") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath.idle_sleep_max_us = n;
+    } else if (a == "--mac-age") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath.mac_age_s = n;
+    } else if (a == "--tx-retries") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath.tx_retries = n;
+    } else {
+      error = "unknown option " + a + " (see --help)";
+      return std::nullopt;
+    }
+  }
+  if (!c.help && c.ports.empty()) {
+    error = "no ports: add at least one --vhost, --vhost-client or --nic (see --help)";
+    return std::nullopt;
+  }
+  return c;
+}
+
+}  // namespace vo::cli

@@ -1,0 +1,38 @@
+// The daemon's command line: ports, per-port offload switches, datapath
+// tuning, and EAL options after "--".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vswitch/datapath.h"
+
+namespace vo::cli {
+
+enum class PortKind { Vhost, VhostClient, Nic };
+
+struct PortSpec {
+  PortKind kind;
+  std::string target;   // socket path or devargs
+  std::string name;
+  std::string disable;  // comma-separated offload switches
+  bool gro = true;
+};
+
+struct Config {
+  std::vector<PortSpec> ports;
+  DatapathConfig datapath;
+  int datapath_lcore = -1;  // -1: the last lcore EAL gives us
+  uint32_t mbufs = 32768;
+  bool zero_copy_gso = true;
+  std::vector<std::string> eal_args;  // empty: pick defaults (see usage)
+  bool help = false;
+};
+
+// nullopt with `error` set (saying what to do) for a bad command line.
+std::optional<Config> parse(int argc, const char* const* argv, std::string& error);
+std::string usage(const char* prog);
+
+}  // namespace vo::cli

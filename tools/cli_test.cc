@@ -1,0 +1,81 @@
+#include "cli.h"
+
+#include <gtest/gtest.h>
+
+#include "vhost/features.h"
+
+namespace vo::cli {
+namespace {
+
+std::optional<Config> run(std::vector<const char*> args, std::string& error) {
+  args.insert(args.begin(), "vhost-offload");
+  return parse(int(args.size()), args.data(), error);
+}
+
+TEST(Cli, PortsWithTheirOptionsAndEalArguments) {
+  std::string err;
+  auto c = run({"--vhost", "/tmp/a.sock", "--name", "vm1", "--disable", "guest-tso4,mrg-rxbuf",
+                "--nic", "net_tap0,iface=vo0", "--disable", "tso", "--no-gro",
+                "--vhost-client", "/tmp/b.sock", "--gro-timeout-us", "50", "--", "-l", "0,1"},
+               err);
+  ASSERT_TRUE(c) << err;
+  ASSERT_EQ(c->ports.size(), 3u);
+  EXPECT_EQ(c->ports[0].kind, PortKind::Vhost);
+  EXPECT_EQ(c->ports[0].name, "vm1");
+  EXPECT_EQ(c->ports[0].disable, "guest-tso4,mrg-rxbuf");
+  EXPECT_EQ(c->ports[1].kind, PortKind::Nic);
+  EXPECT_EQ(c->ports[1].target, "net_tap0,iface=vo0");
+  EXPECT_FALSE(c->ports[1].gro);
+  EXPECT_TRUE(c->ports[0].gro);
+  EXPECT_EQ(c->ports[2].kind, PortKind::VhostClient);
+  EXPECT_EQ(c->datapath.gro_timeout_us, 50u);
+  EXPECT_EQ(c->eal_args, (std::vector<std::string>{"-l", "0,1"}));
+}
+
+struct BadLine {
+  std::vector<const char*> args;
+  const char* says;
+};
+
+TEST(Cli, BadLinesSayWhatToDo) {
+  const BadLine rows[] = {
+      {{}, "no ports"},
+      {{"--name", "x"}, "must follow"},
+      {{"--vhost"}, "needs a value"},
+      {{"--nic", "net_null0", "--mbufs", "many"}, "whole number"},
+      {{"--nic", "net_null0", "--frobnicate", "1"}, "unknown option --frobnicate"},
+  };
+  for (const auto& r : rows) {
+    std::string err;
+    EXPECT_FALSE(run(r.args, err));
+    EXPECT_NE(err.find(r.says), std::string::npos) << err;
+  }
+}
+
+TEST(Cli, HelpDocumentsEveryOption) {
+  std::string u = usage("vhost-offload");
+  for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--name", "--disable", "--no-gro",
+                          "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
+                          "--mac-age", "--tx-retries", "--gso-copy", "--help"})
+    EXPECT_NE(u.find(opt), std::string::npos) << opt;
+}
+
+TEST(Features, SwitchesCloseOverDependencies) {
+  using namespace vo::vhost;
+  std::string err;
+  auto d = parse_disabled("csum", err);
+  ASSERT_TRUE(d);
+  // Without CSUM the guest may not send TSO (virtio 1.2 5.1.3.1), nor ECN with it.
+  EXPECT_EQ(*d, bit(kCsum) | bit(kHostTso4) | bit(kHostTso6) | bit(kHostEcn));
+  d = parse_disabled("guest-tso4", err);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(*d, bit(kGuestTso4));  // GUEST_ECN still has GUEST_TSO6
+  d = parse_disabled("guest-tso", err);
+  EXPECT_EQ(*d, bit(kGuestTso4) | bit(kGuestTso6) | bit(kGuestEcn));
+  EXPECT_FALSE(parse_disabled("turbo", err));
+  EXPECT_NE(err.find("unknown offload 'turbo'"), std::string::npos);
+  EXPECT_EQ(feature_names(bit(kCsum) | bit(kMrgRxbuf) | (1ull << 32)), "CSUM MRG_RXBUF VERSION_1");
+}
+
+}  // namespace
+}  // namespace vo::cli

@@ -1,0 +1,40 @@
+// Virtio-net feature bits by name: what the switch offers, what each guest
+// negotiated, and the per-port switches that withdraw an offer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vo::vhost {
+
+struct OffloadFeature {
+  uint8_t bit;
+  const char* name;    // as the virtio spec names it, without VIRTIO_NET_F_
+  const char* option;  // the command line switch, e.g. "guest-tso4"
+  uint64_t requires_bits;  // bits this one depends on (virtio 1.2 section 5.1.3.1)
+};
+
+// The offloads the switch negotiates, on by default wherever the guest agrees.
+extern const OffloadFeature kOffloadFeatures[9];
+
+constexpr uint64_t bit(uint8_t b) { return 1ull << b; }
+constexpr uint8_t kCsum = 0, kGuestCsum = 1, kGuestTso4 = 7, kGuestTso6 = 8, kGuestEcn = 9,
+                  kHostTso4 = 11, kHostTso6 = 12, kHostEcn = 13, kMrgRxbuf = 15;
+constexpr uint64_t kOffloadMask = bit(kCsum) | bit(kGuestCsum) | bit(kGuestTso4) |
+                                  bit(kGuestTso6) | bit(kGuestEcn) | bit(kHostTso4) |
+                                  bit(kHostTso6) | bit(kHostEcn) | bit(kMrgRxbuf);
+
+// "CSUM GUEST_CSUM ... VERSION_1" for every known bit set.
+std::string feature_names(uint64_t bits);
+
+// Bits to withdraw for a comma-separated list of switches ("tso", "csum",
+// "guest-tso4", ...), closed over dependencies: withdrawing CSUM withdraws
+// HOST_TSO4/6 and HOST_ECN too. nullopt, with `error` set, for an unknown switch.
+std::optional<uint64_t> parse_disabled(std::string_view list, std::string& error);
+
+// Offloads that were offered but the guest did not take, for a log line.
+std::string refused_names(uint64_t offered, uint64_t negotiated);
+
+}  // namespace vo::vhost

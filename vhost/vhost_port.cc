@@ -1,0 +1,242 @@
+#include "vhost_port.h"
+
+#include <rte_mbuf.h>
+#include <rte_vhost.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "features.h"
+#include "offload/metadata.h"
+#include "vswitch/log.h"
+
+namespace vo::vhost {
+namespace {
+
+// Virtqueue indexes as the device sees them (virtio 1.2 section 5.1.2).
+constexpr uint16_t kGuestRxQueue = 0;  // switch -> guest
+constexpr uint16_t kGuestTxQueue = 1;  // guest -> switch
+
+// The library's callbacks carry only a vid; the socket path leads back to the port.
+std::mutex g_registry_mutex;
+std::map<std::string, VhostPort*>& registry() {
+  static std::map<std::string, VhostPort*> r;
+  return r;
+}
+
+std::string socket_problem(const std::string& path, bool client) {
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  if (dir.empty()) dir = ".";
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return "directory " + dir + " does not exist: create it or choose another socket path";
+  if (!client && access(dir.c_str(), W_OK) != 0)
+    return "directory " + dir + " is not writable: run as a user that may create the socket there";
+  if (!client && stat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+    return path + " exists and is not a socket: remove it or choose another path";
+  return "";
+}
+
+// "/run/vm1.sock" -> "vm1"
+std::string default_name(const std::string& path) {
+  std::string file = path.substr(path.rfind('/') + 1);
+  return file.substr(0, file.rfind('.') == 0 ? file.size() : file.rfind('.'));
+}
+
+}  // namespace
+
+VhostPort::VhostPort(const VhostOptions& opts, rte_mempool* pool, std::function<void()> quiesce)
+    : Port(opts.name.empty() ? default_name(opts.path) : opts.name),
+      opts_(opts),
+      pool_(pool),
+      quiesce_(std::move(quiesce)) {}
+
+std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempool* pool,
+                                             std::function<void()> quiesce, std::string& error) {
+  if (std::string p = socket_problem(opts.path, opts.client); !p.empty()) {
+    error = "vhost-user socket " + opts.path + ": " + p;
+    return nullptr;
+  }
+  struct stat st;
+  if (!opts.client && stat(opts.path.c_str(), &st) == 0) {
+    VO_LOG(WARNING, "removing stale socket %s left by an earlier run", opts.path.c_str());
+    unlink(opts.path.c_str());
+  }
+  std::unique_ptr<VhostPort> port(new VhostPort(opts, pool, std::move(quiesce)));
+  uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS | RTE_VHOST_USER_NET_STATS_ENABLE |
+                   (opts.client ? RTE_VHOST_USER_CLIENT : 0);
+  const char* path = opts.path.c_str();
+  if (rte_vhost_driver_register(path, flags) != 0) {
+    error = "cannot register vhost-user socket " + opts.path +
+            " (is another process serving it? see the log above)";
+    return nullptr;
+  }
+  uint64_t supported = 0;
+  rte_vhost_driver_get_features(path, &supported);
+  port->offered_ = supported & ~opts.disabled;
+  static const rte_vhost_device_ops ops = {
+      .new_device = &VhostPort::on_new_device,
+      .destroy_device = &VhostPort::on_destroy_device,
+  };
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    registry()[opts.path] = port.get();
+  }
+  if (rte_vhost_driver_set_features(path, port->offered_) != 0 ||
+      rte_vhost_driver_callback_register(path, &ops) != 0 || rte_vhost_driver_start(path) != 0) {
+    error = "cannot start vhost-user socket " + opts.path + ": see the log above";
+    return nullptr;  // the destructor unregisters
+  }
+  VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s", port->name().c_str(),
+         opts.client ? "client of" : "server on", path,
+         feature_names(port->offered_ & kOffloadMask).c_str());
+  return port;
+}
+
+VhostPort::~VhostPort() {
+  rte_vhost_driver_unregister(opts_.path.c_str());
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  registry().erase(opts_.path);
+}
+
+VhostPort* VhostPort::by_vid(int vid) {
+  char path[PATH_MAX];
+  if (rte_vhost_get_ifname(vid, path, sizeof(path)) != 0) return nullptr;
+  std::lock_guard<std::mutex> lock(g_registry_mutex);
+  auto it = registry().find(path);
+  return it == registry().end() ? nullptr : it->second;
+}
+
+int VhostPort::on_new_device(int vid) {
+  VhostPort* p = by_vid(vid);
+  if (p == nullptr) return -1;
+  p->attach(vid);
+  return 0;
+}
+
+void VhostPort::on_destroy_device(int vid) {
+  if (VhostPort* p = by_vid(vid)) p->detach(vid);
+}
+
+void VhostPort::attach(int vid) {
+  uint64_t f = 0;
+  rte_vhost_get_negotiated_features(vid, &f);
+  TxCaps c;
+  c.l4_csum = f & bit(kGuestCsum);
+  c.tso4 = c.l4_csum && (f & bit(kGuestTso4));
+  c.tso6 = c.l4_csum && (f & bit(kGuestTso6));
+  uint16_t mtu = 0;
+  // Without an MTU from the device, a guest's receive buffers hold a
+  // 1500-byte packet with an 802.1Q tag (virtio 1.2 section 5.1.6.3).
+  c.max_frame = (rte_vhost_get_mtu(vid, &mtu) == 0 && mtu != 0 ? mtu : 1500) + 18;
+  caps_ = c;
+  negotiated_.store(f, std::memory_order_release);
+  // The datapath polls: the guest need not kick us (saves it a VM exit per kick).
+  for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid); ++q)
+    rte_vhost_enable_guest_notification(vid, q, 0);
+  vid_.store(vid, std::memory_order_release);
+  ready_.store(true, std::memory_order_release);
+  connects_++;
+  VO_LOG(INFO, "port %s: guest connected (vid %d), negotiated %s", name().c_str(), vid,
+         feature_names(f).c_str());
+  if (std::string refused = refused_names(offered_, f); !refused.empty())
+    VO_LOG(WARNING,
+           "port %s: guest refused %s; the switch does that work in software for it (enable "
+           "the offloads on the guest's virtio-net device to avoid the cost)",
+           name().c_str(), refused.c_str());
+}
+
+void VhostPort::detach(int vid) {
+  if (vid_.load() != vid) return;
+  ready_.store(false, std::memory_order_release);
+  if (quiesce_) quiesce_();  // after this the datapath no longer uses vid
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  vid_.store(-1, std::memory_order_release);
+  VO_LOG(INFO, "port %s: guest disconnected", name().c_str());
+}
+
+void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
+  uint16_t kept = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    stats.rx_packets++;
+    stats.rx_bytes += m->pkt_len;
+    Reason r = Reason::Ok;
+    // Compliant mode (RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS): a guest's GSO
+    // packet arrives as RX_LRO + tso_segsz, a NEEDS_CSUM one as
+    // RX_L4_CKSUM_NONE. What the header claimed is checked against the bytes.
+    if (m->ol_flags & RTE_MBUF_F_RX_LRO)
+      r = mark_tso(m, m->tso_segsz);
+    else if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE)
+      r = mark_partial_checksum(m);
+    if (r != Reason::Ok) {
+      stats.rx_invalid.add(r);
+      VO_LOG_RL(WARNING, "port %s: dropped a packet from the guest: %s", name().c_str(),
+                std::string(describe(r)).c_str());
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    if (is_large_segment(m)) stats.rx_large++;
+    pkts[kept++] = m;
+  }
+  n = kept;
+}
+
+uint16_t VhostPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
+  if (!ready()) return 0;
+  uint16_t got = rte_vhost_dequeue_burst(vid_.load(std::memory_order_relaxed), kGuestTxQueue,
+                                         pool_, pkts, n);
+  normalize_from_guest(pkts, got);
+  return got;
+}
+
+uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
+  if (!ready()) return 0;
+  uint16_t sent =
+      rte_vhost_enqueue_burst(vid_.load(std::memory_order_relaxed), kGuestRxQueue, pkts, n);
+  rte_pktmbuf_free_bulk(pkts, sent);  // enqueue copied them into the guest's buffers
+  return sent;
+}
+
+TxCaps VhostPort::tx_caps() const { return caps_; }
+
+Port::Details VhostPort::details() const {
+  Details d;
+  d.text.emplace_back("socket", opts_.path);
+  // Offload features by name (a telemetry string holds 128 bytes), all as bits.
+  d.text.emplace_back("features", feature_names(negotiated() & kOffloadMask));
+  d.text.emplace_back("offered", feature_names(offered_ & kOffloadMask));
+  d.numbers.emplace_back("feature_bits", negotiated());
+  d.numbers.emplace_back("connects", connects());
+  for (auto& [k, v] : vring_stats()) d.numbers.emplace_back("vring_" + k, v);
+  return d;
+}
+
+std::vector<std::pair<std::string, uint64_t>> VhostPort::vring_stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  int vid = vid_.load();
+  if (vid < 0) return out;
+  for (uint16_t q : {kGuestRxQueue, kGuestTxQueue}) {
+    int count = rte_vhost_vring_stats_get_names(vid, q, nullptr, 0);
+    if (count <= 0) continue;
+    std::vector<rte_vhost_stat_name> names(count);
+    std::vector<rte_vhost_stat> values(count);
+    if (rte_vhost_vring_stats_get_names(vid, q, names.data(), count) != count ||
+        rte_vhost_vring_stats_get(vid, q, values.data(), count) != count)
+      continue;
+    const char* dir = q == kGuestRxQueue ? "to_guest_" : "from_guest_";
+    for (int i = 0; i < count; ++i) {
+      std::string name = names[values[i].id].name;
+      // Library names are "rx_q0_good_packets"-style; keep the counter part.
+      size_t cut = name.find('_', name.find('_') + 1);
+      out.emplace_back(dir + name.substr(cut == std::string::npos ? 0 : cut + 1), values[i].value);
+    }
+  }
+  return out;
+}
+
+}  // namespace vo::vhost

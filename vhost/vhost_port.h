@@ -1,0 +1,74 @@
+// A guest port: one vhost-user socket served by librte_vhost.
+//
+// The vhost library calls new_device/destroy_device on its own thread; the
+// datapath lcore calls rx_burst/tx_burst. `vid_` and `ready_` are the only
+// state they share; destroy_device clears `ready_` and then waits for the
+// datapath to pass a quiescent point before the vid may be reused.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vswitch/port.h"
+
+struct rte_mempool;
+
+namespace vo::vhost {
+
+struct VhostOptions {
+  std::string path;
+  std::string name;            // defaults to the socket's file name
+  bool client = false;         // QEMU is the server; reconnect when it restarts
+  uint64_t disabled = 0;       // virtio feature bits withdrawn from the offer
+};
+
+class VhostPort final : public Port {
+ public:
+  // Registers the socket and starts serving it. nullptr, with `error` saying
+  // what went wrong and what to do, when the library refuses.
+  static std::unique_ptr<VhostPort> create(const VhostOptions& opts, rte_mempool* pool,
+                                           std::function<void()> quiesce, std::string& error);
+  ~VhostPort() override;
+
+  const char* kind() const override { return "vhost"; }
+  bool ready() const override { return ready_.load(std::memory_order_acquire); }
+  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
+  TxCaps tx_caps() const override;
+  Details details() const override;
+
+  const std::string& path() const { return opts_.path; }
+  uint64_t offered() const { return offered_; }
+  uint64_t negotiated() const { return negotiated_.load(std::memory_order_acquire); }
+  // The vhost library's per-virtqueue counters (guest notifications among
+  // them), summed over both queues; empty while no guest is connected.
+  std::vector<std::pair<std::string, uint64_t>> vring_stats() const;
+  uint64_t connects() const { return connects_.load(); }
+
+ private:
+  VhostPort(const VhostOptions& opts, rte_mempool* pool, std::function<void()> quiesce);
+  void attach(int vid);
+  void detach(int vid);
+  void normalize_from_guest(rte_mbuf** pkts, uint16_t& n);
+
+  static int on_new_device(int vid);
+  static void on_destroy_device(int vid);
+  static VhostPort* by_vid(int vid);
+
+  VhostOptions opts_;
+  rte_mempool* pool_;
+  std::function<void()> quiesce_;
+  uint64_t offered_ = 0;
+  std::atomic<int> vid_{-1};
+  std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> negotiated_{0};
+  std::atomic<uint64_t> connects_{0};
+  TxCaps caps_;  // rewritten only while !ready_
+  mutable std::mutex stats_mutex_;
+};
+
+}  // namespace vo::vhost

@@ -1,0 +1,241 @@
+#include "datapath.h"
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_pause.h>
+
+#include <thread>
+
+#include "egress.h"
+#include "log.h"
+#include "offload/headers.h"
+#include "offload/metadata.h"
+#include "offload/parse.h"
+
+namespace vo {
+namespace {
+
+constexpr uint16_t kMaxBurst = 64;
+
+// The 802.1Q VID a frame is switched in (0 when untagged).
+uint16_t frame_vlan(const rte_mbuf* m) {
+  const auto* eth = header_at<EthHdr>(m, 0);
+  if (eth->ether_type.get() != kEtherTypeVlan || m->data_len < sizeof(EthHdr) + sizeof(VlanTag))
+    return 0;
+  return header_at<VlanTag>(m, sizeof(EthHdr))->vid();
+}
+
+}  // namespace
+
+Datapath::Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool* pool)
+    : cfg_(cfg),
+      gso_(gso),
+      pool_(pool),
+      tsc_hz_(rte_get_tsc_hz()),
+      macs_(tsc_hz_, cfg.mac_age_s) {
+  cfg_.burst = std::min<uint16_t>(cfg_.burst, kMaxBurst);
+}
+
+Datapath::~Datapath() {
+  for (auto& ps : ports_) {
+    for (uint16_t i = 0; i < ps->tx_count; ++i) rte_pktmbuf_free(ps->tx[i].m);
+    ps->tx_count = 0;
+  }
+}
+
+void Datapath::add_port(Port* p) {
+  auto ps = std::make_unique<PortState>();
+  ps->port = p;
+  GroConfig gc;
+  gc.max_flows = cfg_.gro_max_flows;
+  gc.flush_timeout_us = cfg_.gro_timeout_us;
+  gc.tsc_hz = tsc_hz_;
+  ps->gro = std::make_unique<GroTable>(gc);
+  ports_.push_back(std::move(ps));
+  port_list_.push_back(p);
+}
+
+void Datapath::quiesce() const {
+  uint64_t e = epoch_.load();
+  if (!running_.load() || e % 2 == 0) return;
+  while (epoch_.load() == e && running_.load()) std::this_thread::sleep_for(std::chrono::microseconds(10));
+}
+
+void Datapath::run() {
+  running_.store(true);
+  uint32_t sleep_us = 0, idle_polls = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    epoch_.fetch_add(1);  // odd: in flight
+    uint64_t now = rte_get_tsc_cycles();
+    uint32_t received = 0;
+    for (uint16_t i = 0; i < ports_.size(); ++i) received += poll(i, now);
+    for (uint16_t i = 0; i < ports_.size(); ++i) flush_tx(i);
+    epoch_.fetch_add(1);  // even: quiescent
+    if (received == 0)
+      idle(sleep_us, idle_polls);
+    else
+      sleep_us = idle_polls = 0;
+  }
+  running_.store(false);
+}
+
+// Adaptive back-off (as OVS's pmd sleep or VPP's adaptive mode): keep
+// spinning for a while after the last packet, then nap, doubling the nap up
+// to idle_sleep_max_us, so an idle switch leaves the core to QEMU and the kernel.
+void Datapath::idle(uint32_t& sleep_us, uint32_t& idle_polls) {
+  if (++idle_polls < 1000) {
+    rte_pause();
+    return;
+  }
+  sleep_us = std::min(cfg_.idle_sleep_max_us, sleep_us ? sleep_us * 2 : 1);
+  if (sleep_us) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+}
+
+void Datapath::went_down(uint16_t idx) {
+  PortState& ps = *ports_[idx];
+  uint32_t held = ps.gro->drop_all();
+  for (uint16_t i = 0; i < ps.tx_count; ++i) rte_pktmbuf_free(ps.tx[i].m);
+  ps.port->stats.tx_dropped += ps.tx_count;
+  ps.tx_count = 0;
+  macs_.forget_port(idx);
+  VO_LOG(INFO, "port %s is down: freed %u packets held for merging", ps.port->name().c_str(), held);
+}
+
+uint16_t Datapath::poll(uint16_t in, uint64_t now) {
+  PortState& ps = *ports_[in];
+  bool ready = ps.port->ready();
+  if (!ready) {
+    if (ps.was_ready) went_down(in);
+    ps.was_ready = false;
+    return 0;
+  }
+  ps.was_ready = true;
+  rte_mbuf* pkts[kMaxBurst];
+  uint16_t n = ps.port->rx_burst(pkts, cfg_.burst);
+  if (n) forward(in, pkts, n, now);
+  if (cfg_.gro_timeout_us && ps.gro->held()) {
+    rte_mbuf* out[kMaxBurst];
+    uint16_t k = ps.gro->flush(now, std::span<rte_mbuf*>(out, kMaxBurst));
+    for (uint16_t i = 0; i < k; ++i) deliver_from(in, out[i], now);
+  }
+  return n;
+}
+
+void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
+  rte_mbuf* to_gro[kMaxBurst];
+  uint16_t ng = 0;
+  PortState& ps = *ports_[in];
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (m->data_len < sizeof(EthHdr)) {
+      ps.port->stats.rx_invalid.add(Reason::TruncatedEthernet);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    const auto* eth = header_at<EthHdr>(m, 0);
+    uint16_t vlan = frame_vlan(m);
+    macs_.learn(eth->src.b, vlan, in, now);
+    uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
+    bool merge = ps.port->gro_enabled() && out != MacTable::kNone && out != in &&
+                 !is_large_segment(m);
+    if (merge) {
+      TxCaps caps = ports_[out]->port->tx_caps();
+      merge = caps.tso4 || caps.tso6;  // merging pays only toward a port that takes it whole
+    }
+    if (merge)
+      to_gro[ng++] = m;
+    else
+      deliver(in, out, m);
+  }
+  if (ng) run_gro(in, to_gro, ng, now);
+}
+
+// GRO on the packets bound for ports that take large segments; the table is
+// the ingress port's, flushed at the end of the burst unless a timeout is set.
+void Datapath::run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
+  PortState& ps = *ports_[in];
+  rte_mbuf* out[kMaxBurst + 1024];
+  std::span<rte_mbuf*> outs(out, n + ps.gro->held());
+  GroCounts c = ps.gro->input(std::span<rte_mbuf* const>(pkts, n), now, outs);
+  uint16_t emitted = c.emitted;
+  if (cfg_.gro_timeout_us == 0)
+    emitted += ps.gro->flush_all(std::span<rte_mbuf*>(out + emitted, outs.size() - emitted));
+  for (uint16_t i = 0; i < emitted; ++i) deliver_from(in, out[i], now);
+  const GroStats& gs = ps.gro->stats();
+  ps.port->stats.gro_merged = gs.merged_packets;
+  ps.port->stats.gro_absorbed = gs.segments_absorbed;
+}
+
+void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {
+  const auto* eth = header_at<EthHdr>(m, 0);
+  deliver(in, macs_.lookup(eth->dst.b, frame_vlan(m), now), m);
+}
+
+void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m) {
+  if (out == in) {  // the destination lives behind the port it came from
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (out != MacTable::kNone) {
+    send(out, m);
+    return;
+  }
+  // Unknown unicast, broadcast, multicast: every other port that is up gets a copy.
+  uint16_t last = MacTable::kNone;
+  for (uint16_t q = 0; q < ports_.size(); ++q) {
+    if (q == in || !ports_[q]->port->ready()) continue;
+    if (last != MacTable::kNone) {
+      rte_mbuf* c = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
+      if (c != nullptr)
+        send(last, c);
+      else
+        ports_[last]->port->stats.tx_invalid.add(Reason::NoMemory);
+    }
+    last = q;
+  }
+  if (last == MacTable::kNone)
+    rte_pktmbuf_free(m);
+  else
+    send(last, m);
+}
+
+void Datapath::send(uint16_t out, rte_mbuf* m) {
+  PortState& ps = *ports_[out];
+  if (ps.tx_count + kMaxEgressSegments > kTxBufferSize) flush_tx(out);
+  rte_mbuf* segs[kMaxEgressSegments];
+  bool large = is_large_segment(m);
+  uint16_t k = prepare_egress(gso_, ps.port->tx_caps(), ps.port->stats, m, segs);
+  for (uint16_t i = 0; i < k; ++i)
+    ps.tx[ps.tx_count++] = TxEntry{segs[i], segs[i]->pkt_len, large && k == 1};
+}
+
+void Datapath::flush_tx(uint16_t out) {
+  PortState& ps = *ports_[out];
+  if (ps.tx_count == 0) return;
+  rte_mbuf* pkts[kTxBufferSize];
+  for (uint16_t i = 0; i < ps.tx_count; ++i) pkts[i] = ps.tx[i].m;
+  uint16_t done = 0;
+  uint32_t retries = 0;
+  while (done < ps.tx_count) {
+    uint16_t sent = ps.port->tx_burst(pkts + done, ps.tx_count - done);
+    for (uint16_t i = done; i < done + sent; ++i) {
+      ps.port->stats.tx_packets++;
+      ps.port->stats.tx_bytes += ps.tx[i].len;
+      ps.port->stats.tx_large += ps.tx[i].large;
+    }
+    done += sent;
+    // A port that takes part of a burst has room for more: go on at once. One
+    // that takes nothing is full (a guest not draining its ring): wait a
+    // little, a bounded number of times, then drop rather than stall the rest.
+    if (sent == 0) {
+      if (++retries > cfg_.tx_retries || !ps.port->ready()) break;
+      ps.port->stats.tx_retries++;
+      rte_delay_us_block(1);
+    }
+  }
+  for (uint16_t i = done; i < ps.tx_count; ++i) rte_pktmbuf_free(ps.tx[i].m);
+  ps.port->stats.tx_dropped += ps.tx_count - done;
+  ps.tx_count = 0;
+}
+
+}  // namespace vo

@@ -1,0 +1,81 @@
+// The forwarding loop: one lcore polls every port, learns and looks up MACs,
+// merges toward ports that take large segments (GRO), prepares each packet
+// for its egress port (egress.h) and transmits with bounded retries.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mac_table.h"
+#include "offload/gro.h"
+#include "offload/gso.h"
+#include "port.h"
+
+struct rte_mempool;
+
+namespace vo {
+
+struct DatapathConfig {
+  uint16_t burst = 32;
+  uint16_t gro_max_flows = 64;
+  uint32_t gro_timeout_us = 0;       // 0: flush at the end of every receive burst
+  uint32_t idle_sleep_max_us = 200;  // longest nap when every port is idle
+  uint32_t mac_age_s = 300;
+  uint32_t tx_retries = 8;           // extra transmit calls for a port that took less
+};
+
+class Datapath {
+ public:
+  Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool* pool);
+  ~Datapath();
+  // Ports are added before run(); they are never removed while it runs.
+  void add_port(Port* p);
+  // The loop; returns when stop() is called. Call on the datapath lcore.
+  void run();
+  void stop() { stop_.store(true); }
+  // Returns once no port call that started before it is still in flight, so
+  // that a port being torn down (a guest disconnecting) is no longer touched.
+  void quiesce() const;
+  [[nodiscard]] const std::vector<Port*>& ports() const { return port_list_; }
+  [[nodiscard]] size_t mac_entries() const { return macs_.size(); }
+
+ private:
+  static constexpr uint16_t kTxBufferSize = 512;
+  struct TxEntry {
+    rte_mbuf* m;
+    uint32_t len;
+    bool large;
+  };
+  struct PortState {
+    Port* port;
+    std::unique_ptr<GroTable> gro;
+    TxEntry tx[kTxBufferSize];
+    uint16_t tx_count = 0;
+    bool was_ready = false;
+  };
+
+  uint16_t poll(uint16_t in, uint64_t now);
+  void went_down(uint16_t idx);
+  void forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
+  void run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
+  void deliver(uint16_t in, uint16_t out, rte_mbuf* m);
+  void deliver_from(uint16_t in, rte_mbuf* m, uint64_t now);
+  void send(uint16_t out, rte_mbuf* m);
+  void flush_tx(uint16_t out);
+  void idle(uint32_t& sleep_us, uint32_t& idle_polls);
+
+  DatapathConfig cfg_;
+  GsoConfig gso_;
+  rte_mempool* pool_;
+  uint64_t tsc_hz_;
+  MacTable macs_;
+  std::vector<std::unique_ptr<PortState>> ports_;
+  std::vector<Port*> port_list_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  std::atomic<uint64_t> epoch_{0};  // odd while an iteration is in flight
+};
+
+}  // namespace vo

@@ -1,0 +1,149 @@
+#include "nic_port.h"
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "log.h"
+#include "offload/metadata.h"
+
+namespace vo {
+namespace {
+
+// The ethdev port a devargs string names, probing the device if needed.
+bool find_or_probe(const std::string& devargs, uint16_t& port_id, std::string& error) {
+  rte_dev_iterator it;
+  uint16_t id;
+  RTE_ETH_FOREACH_MATCHING_DEV(id, devargs.c_str(), &it) {
+    port_id = id;
+    rte_eth_iterator_cleanup(&it);
+    return true;
+  }
+  if (int rc = rte_dev_probe(devargs.c_str()); rc != 0) {
+    error = "cannot probe device '" + devargs + "': " + rte_strerror(-rc) +
+            " (check the driver name and its options; a PCI NIC must be bound to vfio-pci)";
+    return false;
+  }
+  RTE_ETH_FOREACH_MATCHING_DEV(id, devargs.c_str(), &it) {
+    port_id = id;
+    rte_eth_iterator_cleanup(&it);
+    return true;
+  }
+  error = "device '" + devargs + "' was probed but is no ethdev port";
+  return false;
+}
+
+std::string tx_offload_names(uint64_t offloads) {
+  std::string s;
+  for (uint64_t b = 1; b; b <<= 1)
+    if (offloads & b) {
+      if (!s.empty()) s += ' ';
+      s += rte_eth_dev_tx_offload_name(b);
+    }
+  return s;
+}
+
+}  // namespace
+
+std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool,
+                                       std::string& error) {
+  uint16_t id;
+  if (!find_or_probe(opts.devargs, id, error)) return nullptr;
+  rte_eth_dev_info info;
+  if (int rc = rte_eth_dev_info_get(id, &info); rc != 0) {
+    error = "cannot read device info of '" + opts.devargs + "': " + rte_strerror(-rc);
+    return nullptr;
+  }
+  char dev_name[RTE_ETH_NAME_MAX_LEN];
+  rte_eth_dev_get_name_by_port(id, dev_name);
+  std::unique_ptr<NicPort> port(new NicPort(opts.name.empty() ? dev_name : opts.name, id));
+
+  uint64_t want_tx = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  if (opts.csum) want_tx |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
+                            RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+  if (opts.tso) want_tx |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+  uint64_t tx = want_tx & info.tx_offload_capa;
+  uint64_t rx = (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
+                 RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) & info.rx_offload_capa;
+  rte_eth_conf conf{};
+  conf.txmode.offloads = tx;
+  conf.rxmode.offloads = rx;
+  int rc = rte_eth_dev_configure(id, 1, 1, &conf);
+  if (rc == 0) rc = rte_eth_rx_queue_setup(id, 0, opts.rx_desc, rte_eth_dev_socket_id(id), nullptr, pool);
+  if (rc == 0) rc = rte_eth_tx_queue_setup(id, 0, opts.tx_desc, rte_eth_dev_socket_id(id), nullptr);
+  if (rc == 0) rc = rte_eth_dev_start(id);
+  if (rc != 0) {
+    error = "cannot start device '" + opts.devargs + "': " + rte_strerror(-rc);
+    return nullptr;
+  }
+  rte_eth_promiscuous_enable(id);  // a switch port hears every MAC
+
+  uint16_t mtu = RTE_ETHER_MTU;
+  rte_eth_dev_get_mtu(id, &mtu);
+  TxCaps& c = port->caps_;
+  c.l4_csum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) && (tx & RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+  c.tso4 = c.tso6 = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) && c.l4_csum;
+  // A segment the device cuts, and any frame it sends, must fit its MTU (net_tap drops
+  // a TSO packet whose MSS plus headers exceeds it).
+  c.max_frame = std::min<uint32_t>(mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN,
+                                   info.max_rx_pktlen ? info.max_rx_pktlen : UINT32_MAX);
+  c.max_frame = std::max<uint32_t>(c.max_frame, mtu + RTE_ETHER_HDR_LEN);
+  port->offload_names_ = tx_offload_names(tx);
+  port->set_gro_enabled(opts.gro);
+  VO_LOG(INFO, "port %s: ethdev %u (%s), MTU %u, TX offloads: %s%s", port->name().c_str(), id,
+         info.driver_name, mtu, port->offload_names_.empty() ? "none" : port->offload_names_.c_str(),
+         c.tso4 ? "" : "; large segments are cut in software");
+  return port;
+}
+
+NicPort::~NicPort() {
+  rte_eth_dev_stop(port_id_);
+  rte_eth_dev_close(port_id_);
+}
+
+void NicPort::normalize_rx(rte_mbuf** pkts, uint16_t& n) {
+  uint16_t kept = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    stats.rx_packets++;
+    stats.rx_bytes += m->pkt_len;
+    m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;  // an RX mbuf carries no TX intent
+    if (m->ol_flags & RTE_MBUF_F_RX_LRO) {  // the NIC merged: validate like a guest's
+      if (Reason r = mark_tso(m, m->tso_segsz); r != Reason::Ok) {
+        stats.rx_invalid.add(r);
+        VO_LOG_RL(WARNING, "port %s: dropped a merged packet from the device: %s",
+                  name().c_str(), std::string(describe(r)).c_str());
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      if (is_large_segment(m)) stats.rx_large++;
+    }
+    pkts[kept++] = m;
+  }
+  n = kept;
+}
+
+uint16_t NicPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
+  uint16_t got = rte_eth_rx_burst(port_id_, 0, pkts, n);
+  normalize_rx(pkts, got);
+  return got;
+}
+
+uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
+  // tx_prepare rewrites pseudo-header sums into the form this device wants
+  // (some want it without the length for TSO) and checks its limits.
+  uint16_t ok = rte_eth_tx_prepare(port_id_, 0, pkts, n);
+  if (ok == n) return rte_eth_tx_burst(port_id_, 0, pkts, n);
+  uint16_t sent = ok ? rte_eth_tx_burst(port_id_, 0, pkts, ok) : 0;
+  if (sent < ok) return sent;
+  // pkts[ok] breaks one of the device's limits: drop it, and report it as
+  // taken so the caller moves past it.
+  stats.tx_invalid.add(Reason::DeviceRefused);
+  stats.tx_packets--;  // the caller counts it as sent
+  VO_LOG_RL(WARNING, "port %s: device refused a packet in tx_prepare: %s", name().c_str(),
+            rte_strerror(rte_errno));
+  rte_pktmbuf_free(pkts[ok]);
+  return uint16_t(ok + 1);
+}
+}  // namespace vo

@@ -1,0 +1,52 @@
+// An uplink: any DPDK ethdev named by its devargs (a PCI NIC, net_tap,
+// net_af_packet, net_pcap, net_null). Its transmit offloads are read from the
+// device and used where present and not switched off; the switch does in
+// software what the device cannot.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "port.h"
+
+struct rte_mempool;
+
+namespace vo {
+
+struct NicOptions {
+  std::string devargs;
+  std::string name;      // defaults to the device name
+  bool tso = true;       // hand large segments to the device when it can cut them
+  bool csum = true;      // let the device finish checksums
+  bool gro = true;       // merge received segments toward ports that take them
+  uint16_t rx_desc = 1024;
+  uint16_t tx_desc = 1024;
+};
+
+class NicPort final : public Port {
+ public:
+  static std::unique_ptr<NicPort> open(const NicOptions& opts, rte_mempool* pool,
+                                       std::string& error);
+  ~NicPort() override;
+
+  const char* kind() const override { return "nic"; }
+  bool ready() const override { return true; }
+  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
+  TxCaps tx_caps() const override { return caps_; }
+  Details details() const override { return {{{"features", offload_names_}}, {}}; }
+  uint16_t port_id() const { return port_id_; }
+  // The device's offloads in use, by DPDK name, for stats.
+  const std::string& offloads() const { return offload_names_; }
+
+ private:
+  NicPort(std::string name, uint16_t port_id) : Port(std::move(name)), port_id_(port_id) {}
+  void normalize_rx(rte_mbuf** pkts, uint16_t& n);
+
+  uint16_t port_id_;
+  TxCaps caps_;
+  std::string offload_names_;
+};
+
+}  // namespace vo

@@ -1,0 +1,81 @@
+// What the switch core sees of a port: bursts of packets carrying offload
+// metadata (offload/metadata.h) in and out, and what the port can take.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "offload/reason.h"
+
+struct rte_mbuf;
+
+namespace vo {
+
+// What a port accepts on transmit, decided from the port itself (negotiated
+// virtio features, ethdev capabilities) and the user's per-port switches.
+struct TxCaps {
+  bool tso4 = false;       // takes IPv4 large segments whole
+  bool tso6 = false;       // takes IPv6 large segments whole
+  bool l4_csum = false;    // takes packets with a partial TCP/UDP checksum
+  uint32_t max_frame = 1514;  // largest L2 frame it can send (no FCS)
+  uint32_t max_large = 65535 + 18 + 40;  // largest large segment it takes whole
+};
+
+// Counters a port keeps; written by the datapath lcore only, read by the
+// telemetry thread (64-bit aligned loads and stores do not tear on x86-64).
+struct PortStats {
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t rx_large = 0;         // large segments received (guest TSO, kernel GSO, NIC LRO)
+  uint64_t tx_large = 0;         // large segments handed to the port whole
+  uint64_t gso_packets = 0;      // large segments cut in software on the way out
+  uint64_t gso_segments = 0;     // segments those produced
+  uint64_t gro_merged = 0;       // packets this port's GRO emitted that merged >1 segment
+  uint64_t gro_absorbed = 0;     // segments absorbed into those
+  uint64_t csum_completed = 0;   // partial checksums finished in software
+  uint64_t tx_retries = 0;       // transmit calls repeated because the port took less
+  uint64_t tx_dropped = 0;       // not taken by the port after retries
+  uint64_t too_big_dropped = 0;  // frames larger than the port can send
+  ReasonCounters rx_invalid;     // received packets refused by validation, by reason
+  ReasonCounters tx_invalid;     // packets the egress stage could not prepare, by reason
+};
+
+class Port {
+ public:
+  virtual ~Port() = default;
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] virtual const char* kind() const = 0;
+
+  // False while the port cannot move packets (guest not connected, link gone).
+  [[nodiscard]] virtual bool ready() const = 0;
+  // Receives up to n packets, with offload metadata set and validated.
+  virtual uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) = 0;
+  // Sends packets prepared for tx_caps(); returns how many it took (the rest
+  // stay the caller's).
+  virtual uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) = 0;
+  [[nodiscard]] virtual TxCaps tx_caps() const = 0;
+
+  // Port-specific facts for statistics (negotiated features, the device's
+  // offloads, library counters); called from the telemetry thread.
+  struct Details {
+    std::vector<std::pair<std::string, std::string>> text;
+    std::vector<std::pair<std::string, uint64_t>> numbers;
+  };
+  [[nodiscard]] virtual Details details() const { return {}; }
+  // Whether packets received here go through GRO (per-port switch).
+  [[nodiscard]] bool gro_enabled() const { return gro_enabled_; }
+  void set_gro_enabled(bool on) { gro_enabled_ = on; }
+
+  PortStats stats;
+
+ protected:
+  explicit Port(std::string name) : name_(std::move(name)) {}
+
+ private:
+  std::string name_;
+  bool gro_enabled_ = true;
+};
+
+}  // namespace vo
