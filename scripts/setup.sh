@@ -9,7 +9,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev   # unit tests, engine benchmark
   clang libclang-rt-14-dev        # libFuzzer target
   libnuma-dev libpcap-dev
-  python3 python3-scapy           # stats client, packet crafting in tests
+  python3 python3-scapy python3-pytest  # stats client, packet crafting, switch tests
   iproute2 ethtool iperf3 tshark  # network namespaces, kernel peers, captures
   procps psmisc
 )

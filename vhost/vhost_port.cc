@@ -85,7 +85,9 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
     std::lock_guard<std::mutex> lock(g_registry_mutex);
     registry()[opts.path] = port.get();
   }
-  if (rte_vhost_driver_set_features(path, port->offered_) != 0 ||
+  // disable_features, not set_features: setting them tells the library that
+  // the application implements its own virtio-net backend.
+  if (rte_vhost_driver_disable_features(path, opts.disabled) != 0 ||
       rte_vhost_driver_callback_register(path, &ops) != 0 || rte_vhost_driver_start(path) != 0) {
     error = "cannot start vhost-user socket " + opts.path + ": see the log above";
     return nullptr;  // the destructor unregisters
@@ -132,6 +134,7 @@ void VhostPort::attach(int vid) {
   // Without an MTU from the device, a guest's receive buffers hold a
   // 1500-byte packet with an 802.1Q tag (virtio 1.2 section 5.1.6.3).
   c.max_frame = (rte_vhost_get_mtu(vid, &mtu) == 0 && mtu != 0 ? mtu : 1500) + 18;
+  c.max_tso_frame = 65535 + 18;  // the guest takes the segment whole and never cuts it
   caps_ = c;
   negotiated_.store(f, std::memory_order_release);
   // The datapath polls: the guest need not kick us (saves it a VM exit per kick).

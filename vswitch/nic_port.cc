@@ -89,7 +89,15 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   c.max_frame = std::min<uint32_t>(mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN,
                                    info.max_rx_pktlen ? info.max_rx_pktlen : UINT32_MAX);
   c.max_frame = std::max<uint32_t>(c.max_frame, mtu + RTE_ETHER_HDR_LEN);
-  port->offload_names_ = tx_offload_names(tx);
+  // net_tap compares MSS plus *all* headers, Ethernet included, with its MTU
+  // and drops the packet when they exceed it; other devices cut to MTU-sized
+  // IP packets.
+  bool tap = std::string(info.driver_name) == "net_tap";
+  c.max_tso_frame = tap ? mtu : c.max_frame;
+  // net_tap's TSO is rte_gso's, which cuts TCP over IPv4 only: it writes an
+  // IPv6 large segment whole to a kernel that then drops it as oversized.
+  if (tap) c.tso6 = false;
+  port->offload_names_ = tx_offload_names(tx) + (c.tso4 && !c.tso6 ? " (TSO for IPv4 only)" : "");
   port->set_gro_enabled(opts.gro);
   VO_LOG(INFO, "port %s: ethdev %u (%s), MTU %u, TX offloads: %s%s", port->name().c_str(), id,
          info.driver_name, mtu, port->offload_names_.empty() ? "none" : port->offload_names_.c_str(),

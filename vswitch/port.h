@@ -22,6 +22,8 @@ struct TxCaps {
   bool l4_csum = false;    // takes packets with a partial TCP/UDP checksum
   uint32_t max_frame = 1514;  // largest L2 frame it can send (no FCS)
   uint32_t max_large = 65535 + 18 + 40;  // largest large segment it takes whole
+  // Largest frame of a segment the port cuts itself (headers + MSS).
+  uint32_t max_tso_frame = 1514;
 };
 
 // Counters a port keeps; written by the datapath lcore only, read by the
