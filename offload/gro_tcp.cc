@@ -116,11 +116,13 @@ Eligibility classify(rte_mbuf* m, Segment& s) {
   s.m = m;
   if (parse(m, s.layout) != Reason::Ok) return Eligibility::NotTcp;
   const Layout& l = s.layout;
-  // Link padding past the IP datagram (short frames) must not end up inside a
-  // merged payload; a chain whose padding cannot be trimmed is not merged.
-  if (m->pkt_len > l.ip_end && rte_pktmbuf_trim(m, uint16_t(m->pkt_len - l.ip_end)) != 0)
-    return Eligibility::NotTcp;
   fill_key(m, l, s.key);
+  // Link padding past the IP datagram (short frames) must not end up inside a
+  // merged payload; a chain whose padding cannot be trimmed is not merged, but
+  // it still belongs to its flow: it flushes it rather than overtake it.
+  if (m->pkt_len > l.ip_end && (m->pkt_len - l.ip_end > UINT16_MAX ||
+                                rte_pktmbuf_trim(m, uint16_t(m->pkt_len - l.ip_end)) != 0))
+    return Eligibility::FlowBreaking;
   const auto* tcp = header_at<TcpHdr>(m, l.l4_off);
   s.seq = tcp->seq();
   s.payload_len = l.payload_len();
