@@ -26,6 +26,11 @@ constexpr uint64_t kOffloadMask = bit(kCsum) | bit(kGuestCsum) | bit(kGuestTso4)
                                   bit(kGuestTso6) | bit(kGuestEcn) | bit(kHostTso4) |
                                   bit(kHostTso6) | bit(kHostEcn) | bit(kMrgRxbuf);
 
+// Offered by librte_vhost but never by us: UDP fragmentation offload
+// (HOST_UFO/GUEST_UFO, bits 14 and 10) hands over UDP datagrams the engine
+// does not cut or merge.
+constexpr uint64_t kNeverOffered = bit(14) | bit(10);
+
 // "CSUM GUEST_CSUM ... VERSION_1" for every known bit set.
 std::string feature_names(uint64_t bits);
 

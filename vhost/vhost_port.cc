@@ -76,7 +76,8 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
   }
   uint64_t supported = 0;
   rte_vhost_driver_get_features(path, &supported);
-  port->offered_ = supported & ~opts.disabled;
+  uint64_t withdrawn = opts.disabled | kNeverOffered;
+  port->offered_ = supported & ~withdrawn;
   static const rte_vhost_device_ops ops = {
       .new_device = &VhostPort::on_new_device,
       .destroy_device = &VhostPort::on_destroy_device,
@@ -87,7 +88,7 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
   }
   // disable_features, not set_features: setting them tells the library that
   // the application implements its own virtio-net backend.
-  if (rte_vhost_driver_disable_features(path, opts.disabled) != 0 ||
+  if (rte_vhost_driver_disable_features(path, withdrawn) != 0 ||
       rte_vhost_driver_callback_register(path, &ops) != 0 || rte_vhost_driver_start(path) != 0) {
     error = "cannot start vhost-user socket " + opts.path + ": see the log above";
     return nullptr;  // the destructor unregisters
