@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,12 @@ def sh(cmd, check=True, **kw):
     return r.stdout
 
 
+def wait_moving(what, read, timeout=20.0):
+    """Waits until the number read() returns grows past its value now."""
+    start = read()
+    wait_for(f"{what} to move past {start}", lambda: read() > start, timeout)
+
+
 def wait_for(what, predicate, timeout=20.0, interval=0.1):
     deadline = time.monotonic() + timeout
     while True:
@@ -44,14 +51,21 @@ def wait_for(what, predicate, timeout=20.0, interval=0.1):
         time.sleep(interval)
 
 
-class Process:
-    """A child in its own process group, logging to a file, killed on close."""
+def dpdk_runtime_dir(prefix):
+    """Where a DPDK process with --file-prefix `prefix` keeps its runtime files."""
+    return os.path.dirname(vo_telemetry.socket_path(prefix))
 
-    def __init__(self, argv, log_path, stdin=None, netns=None):
+
+class Process:
+    """A child in its own process group, logging to a file, killed on close. For a DPDK
+    process, `runtime_dir` is removed once it exited (EAL leaves 12 MB there with --no-huge)."""
+
+    def __init__(self, argv, log_path, stdin=None, netns=None, runtime_dir=None):
         if netns:
             argv = ["ip", "netns", "exec", netns] + list(argv)
         self.argv = argv
         self.log_path = log_path
+        self.runtime_dir = runtime_dir
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=stdin, start_new_session=True)
@@ -80,6 +94,11 @@ class Process:
             return self.proc.wait(5)
         finally:
             self.log.close()
+            if self.proc.stdin:
+                with contextlib.suppress(OSError):
+                    self.proc.stdin.close()
+            if self.runtime_dir and not self.alive():
+                shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     def kill(self):
         return self.stop(signal.SIGKILL, 5)
@@ -94,7 +113,8 @@ class Switch:
         argv = [SWITCH_BIN] + list(port_args) + list(extra_args) + [
             "--", "-l", lcores, "--no-huge", "-m", "1024", "--no-pci",
             "--file-prefix", self.prefix, "--log-level=lib.eal:warning"]
-        self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"))
+        self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"),
+                               runtime_dir=dpdk_runtime_dir(self.prefix))
         wait_for("the switch to start", self._running)
 
     def _running(self):
@@ -110,6 +130,22 @@ class Switch:
 
     def wait_guest(self, name, timeout=30):
         wait_for(f"a guest on port {name}", lambda: self.port(name)["ready"] == 1, timeout)
+
+    def wait_learned(self, name, timeout=30):
+        """Waits until a guest's first frame came in on port `name`: the switch knows its MAC."""
+        self.wait_guest(name, timeout)
+        wait_for(f"a frame from the guest on port {name}", lambda: self.port(name)["rx_packets"] > 0,
+                 timeout)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Freezes the switch (SIGSTOP) for the block: whatever its ports receive meanwhile
+        waits in their queues, and it finds all of it at once when it resumes."""
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
 
     def stop(self):
         """Stops with SIGINT; returns the mbufs the switch said were still in use."""
@@ -131,9 +167,12 @@ class Netns:
     def run(self, cmd, check=True, timeout=120):
         return sh(f"ip netns exec {self.name} {cmd}", check=check, timeout=timeout)
 
-    def adopt(self, iface, addrs=(), mac=None, mtu=None):
-        """Moves a host interface in here and configures it."""
+    def adopt(self, iface, addrs=(), mac=None, mtu=None, ipv6=True):
+        """Moves a host interface in here and configures it. ipv6=False keeps the kernel
+        from sending anything on it by itself (router solicitations, MLD reports)."""
         sh(f"ip link set {iface} netns {self.name}")
+        if not ipv6:
+            self.run(f"sysctl -qw net.ipv6.conf.{iface}.disable_ipv6=1")
         if mac:
             self.run(f"ip link set {iface} address {mac}")
         if mtu:
@@ -141,6 +180,11 @@ class Netns:
         for a in addrs:
             self.run(f"ip addr add {a} dev {iface} {'nodad' if ':' in a else ''}")
         self.run(f"ip link set {iface} up")
+
+    def inject(self, iface, pcap):
+        """Sends every frame of a capture out of `iface`, in order, as the peer's NIC would."""
+        self.run(f"/usr/bin/python3 -c 'import sys; from scapy.all import rdpcap, sendp; "
+                 f"sendp(rdpcap(sys.argv[1]), iface=sys.argv[2], verbose=False)' {pcap} {iface}")
 
     def counters(self):
         """The namespace's kernel SNMP counters, e.g. TcpInSegs, TcpInCsumErrors
@@ -159,6 +203,57 @@ class Netns:
     def close(self):
         sh(f"ip netns pids {self.name} | xargs -r kill -9", check=False)
         sh(f"ip netns del {self.name}", check=False)
+
+
+class TapHost(Netns):
+    """A peer host behind a net_tap port of the switch: a namespace that takes the TAP
+    the switch creates. Pass switch_args() to the Switch, then attach() once it runs."""
+
+    def __init__(self, index, port_name):
+        super().__init__()
+        self.tap = unique("vt")
+        self.index = index
+        self.port_name = port_name
+        self.addr = None
+
+    def switch_args(self):
+        return ["--nic", f"net_tap{self.index},iface={self.tap}", "--name", self.port_name]
+
+    def attach(self, addr):
+        wait_iface(self.tap)
+        self.adopt(self.tap, [f"{addr}/{64 if ':' in addr else 24}"])
+        self.addr = addr
+
+
+class Iperf3:
+    """An iperf3 TCP test from `client` to `server` (Netns) for `seconds`, running in the
+    background; result() waits for it and returns iperf3's JSON report."""
+
+    def __init__(self, workdir, client, server, seconds, port=5201):
+        self.server = Process(["iperf3", "-s", "-1", "-p", str(port)],
+                              os.path.join(workdir, f"iperf3-server-{server.name}.log"), netns=server.name)
+        wait_for("iperf3 to listen",
+                 lambda: server.run(f"ss -Hltn sport = :{port}", check=False).strip(), 10)
+        self.report = os.path.join(workdir, f"iperf3-{client.name}.json")
+        self.client = Process(["iperf3", "-c", server.addr, "-p", str(port), "-t", str(seconds),
+                               "-J", "--logfile", self.report],
+                              os.path.join(workdir, f"iperf3-client-{client.name}.log"), netns=client.name)
+        self.seconds = seconds
+
+    def result(self):
+        try:
+            rc = self.client.proc.wait(self.seconds + 30)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"iperf3 ran {self.seconds + 30}s past its {self.seconds}s") from None
+        with open(self.report) as f:
+            report = json.load(f)
+        if rc != 0 or "error" in report:
+            raise RuntimeError(f"iperf3 failed (rc {rc}): {report.get('error')}")
+        return report
+
+    def stop(self):
+        self.client.stop()
+        self.server.stop()
 
 
 def wait_iface(name, timeout=10):
@@ -182,7 +277,8 @@ class Testpmd:
         for v in vdevs:
             argv += ["--vdev", v]
         argv += ["--", "-i", f"--total-num-mbufs={mbufs}", f"--cmdline-file={cmdfile}"] + list(extra_args)
-        self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"), stdin=subprocess.PIPE)
+        self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"), stdin=subprocess.PIPE,
+                               runtime_dir=dpdk_runtime_dir(self.prefix))
         wait_for("testpmd to read its commands", self._ready, 30)
 
     def _ready(self):
@@ -211,11 +307,57 @@ class Testpmd:
         if self.process.alive():
             with contextlib.suppress(BrokenPipeError):
                 self.cmd("quit", 0)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        return self.process.kill() if self.process.alive() else self.process.proc.returncode
+        return self.process.kill()  # reaps it; SIGKILL only if quit did not end it
+
+
+def virtio_user(sock, mac=None):
+    """The --vdev of a virtio-user port on a switch socket: a guest's virtio-net device."""
+    return (f"net_virtio_user0,path={sock},queues=1,queue_size=1024,mrg_rxbuf=1" +
+            (f",mac={mac}" if mac else ""))
+
+
+class Guest(Testpmd):
+    """A guest stand-in on a switch socket: testpmd with port 0, net_pcap, which replays
+    `replay` toward the switch (over and over with loop=True, until stopped) and writes what
+    the guest receives to `capture`, and port 1, virtio-user, the guest's NIC. Offloads as a
+    Linux guest would ask for them:
+      lro: GUEST_TSO4/6 (and GUEST_CSUM, which they need): takes large segments whole;
+      rx_csum: GUEST_CSUM alone: takes packets with a partial checksum;
+      tso_mss: sends the replayed frames as TSO segments of that MSS, with a partial TCP
+               checksum (CSUM, HOST_TSO4/6); the csum engine then writes `peer` as their
+               destination MAC and the port's MAC (`mac`) as their source.
+    A guest that keeps a capture or loops gets 64 KB buffers, so that a large packet fits
+    one (net_pcap writes at most 16,128 bytes of a chained one to a capture, and loops only
+    unchained ones), and 1024 receive buffers posted, room for a burst of 16 large segments
+    cut at the MSS (the switch gives a full guest only microseconds before it drops)."""
+    GUEST = 1  # testpmd's port number of the virtio-user device
+    CAPTURE = 0
+
+    def __init__(self, workdir, sock, replay, capture="/dev/null", lro=False, rx_csum=False,
+                 tso_mss=None, peer=None, mac=None, loop=False):
+        cmds = ["port stop all"]
+        if lro:
+            cmds.append(f"port config {self.GUEST} rx_offload tcp_lro on")
+        if lro or rx_csum:
+            cmds.append(f"port config {self.GUEST} rx_offload tcp_cksum on")
+        extra = ["--no-flush-rx"]
+        if tso_mss:
+            cmds += ["csum set tcp hw 1", "csum set ip sw 1", f"tso set {tso_mss} {self.GUEST}"]
+            extra.append(f"--eth-peer={self.GUEST},{peer}")
+        cmds += ["port start all", f"set fwd {'csum' if tso_mss else 'io'} retry", "start"]
+        mbufs = 16384
+        if capture != "/dev/null" or loop:
+            extra += ["--mbuf-size=65535", "--rxd=1024"]
+            mbufs = 2048
+        pcap = f"net_pcap0,rx_pcap={replay},tx_pcap={capture}" + (",infinite_rx=1" if loop else "")
+        super().__init__(workdir, [pcap, virtio_user(sock, mac)], cmds, extra, mbufs=mbufs)
+
+    def wait_captured(self, count, timeout=30):
+        """Waits until `count` packets the guest received have gone to its capture."""
+        wait_for(f"the guest to record {count} packets",
+                 lambda: self.port_stats(self.CAPTURE)["TX-packets"] >= count, timeout, 0.5)
 
 
 @contextlib.contextmanager

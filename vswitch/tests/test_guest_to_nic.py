@@ -6,19 +6,11 @@ import time
 
 import pytest
 
-from harness import Netns, Process, Switch, Testpmd, cleanup, tshark_segments, unique, wait_for, wait_iface
+from harness import Guest, Netns, Process, Switch, cleanup, tshark_segments, unique, wait_for, wait_iface
 import pcaps
 
 FRAMES = 16
 PAYLOAD = 64000
-
-
-def guest(workdir, sock, pcap, mss):
-    return Testpmd(workdir, [f"net_pcap0,rx_pcap={pcap},tx_iface=lo",
-                             f"net_virtio_user0,path={sock},queues=1,queue_size=1024,mrg_rxbuf=1"],
-                   ["port stop all", "csum set tcp hw 1", "csum set ip sw 1",
-                    f"tso set {mss} 1", "port start all", "set fwd csum retry", "start"],
-                   ["--no-flush-rx", f"--eth-peer=1,{pcaps.PEER_MAC}"])
 
 
 @pytest.mark.parametrize("nic_tso", [True, False], ids=["nic-tso", "sw-gso"])
@@ -46,7 +38,7 @@ def test_large_segments_reach_the_kernel_valid(tmp_path, ip, nic_tso):
         before = peer.counters()
         replay = str(tmp_path / "guest.pcap")
         total = pcaps.write_stream(replay, ip, FRAMES, PAYLOAD)
-        tp = guest(str(tmp_path), sock, replay, mss)
+        tp = Guest(str(tmp_path), sock, replay, tso_mss=mss, peer=pcaps.PEER_MAC)
         later(tp)
         per_frame = -(-PAYLOAD // mss)
         # net_tap's TSO covers IPv4 only: for IPv6 the switch cuts even then.
