@@ -42,7 +42,8 @@ Datapath:
   --gro-timeout-us N      hold segments up to N us for merging (default 0: flush per burst)
   --idle-sleep-max-us N   longest nap of an idle datapath (default 200; 0 = busy poll)
   --mac-age S             forget a MAC not seen for S seconds (default 300)
-  --tx-retries N          retries toward a full port before dropping (default 8)
+  --tx-hold-us N          how long packets wait for a full port (a guest not draining
+                          its ring) before they are dropped (default 2000)
   --gso-copy              cut segments by copying instead of referencing the payload
   -h, --help              this text
 
@@ -116,9 +117,9 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     } else if (a == "--mac-age") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.mac_age_s = n;
-    } else if (a == "--tx-retries") {
+    } else if (a == "--tx-hold-us") {
       if (!want_number(a)) return std::nullopt;
-      c.datapath.tx_retries = n;
+      c.datapath.tx_hold_us = n;
     } else {
       error = "unknown option " + a + " (see --help)";
       return std::nullopt;

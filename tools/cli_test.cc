@@ -56,7 +56,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
-                          "--mac-age", "--tx-retries", "--gso-copy", "--help"})
+                          "--mac-age", "--tx-hold-us", "--gso-copy", "--help"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

@@ -155,7 +155,9 @@ void VhostPort::attach(int vid) {
 
 void VhostPort::detach(int vid) {
   if (vid_.load() != vid) return;
-  ready_.store(false, std::memory_order_release);
+  // seq_cst: this store must not pass quiesce()'s load of the datapath's
+  // epoch, or both sides could miss each other.
+  ready_.store(false, std::memory_order_seq_cst);
   if (quiesce_) quiesce_();  // after this the datapath no longer uses vid
   std::lock_guard<std::mutex> lock(stats_mutex_);
   vid_.store(-1, std::memory_order_release);

@@ -4,6 +4,7 @@
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
+#include <cstring>
 #include <thread>
 
 #include "egress.h"
@@ -32,6 +33,7 @@ Datapath::Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool*
       gso_(gso),
       pool_(pool),
       tsc_hz_(rte_get_tsc_hz()),
+      tx_hold_tsc_(tsc_hz_ * cfg.tx_hold_us / 1000000),
       macs_(tsc_hz_, cfg.mac_age_s) {
   cfg_.burst = std::min<uint16_t>(cfg_.burst, kMaxBurst);
 }
@@ -67,11 +69,14 @@ void Datapath::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     epoch_.fetch_add(1);  // odd: in flight
     uint64_t now = rte_get_tsc_cycles();
-    uint32_t received = 0;
-    for (uint16_t i = 0; i < ports_.size(); ++i) received += poll(i, now);
-    for (uint16_t i = 0; i < ports_.size(); ++i) flush_tx(i);
+    uint32_t busy = 0;
+    for (uint16_t i = 0; i < ports_.size(); ++i) busy += poll(i, now);
+    for (uint16_t i = 0; i < ports_.size(); ++i) {
+      flush_tx(i, now);
+      busy += ports_[i]->tx_count;  // packets waiting for a full port: no nap
+    }
     epoch_.fetch_add(1);  // even: quiescent
-    if (received == 0)
+    if (busy == 0)
       idle(sleep_us, idle_polls);
     else
       sleep_us = idle_polls = 0;
@@ -94,9 +99,7 @@ void Datapath::idle(uint32_t& sleep_us, uint32_t& idle_polls) {
 void Datapath::went_down(uint16_t idx) {
   PortState& ps = *ports_[idx];
   uint32_t held = ps.gro->drop_all();
-  for (uint16_t i = 0; i < ps.tx_count; ++i) rte_pktmbuf_free(ps.tx[i].m);
-  ps.port->stats.tx_dropped += ps.tx_count;
-  ps.tx_count = 0;
+  drop_queued(ps, 0);
   macs_.forget_port(idx);
   VO_LOG(INFO, "port %s is down: freed %u packets held for merging", ps.port->name().c_str(), held);
 }
@@ -136,18 +139,25 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
     uint16_t vlan = frame_vlan(m);
     macs_.learn(eth->src.b, vlan, in, now);
     uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
-    bool merge = ps.port->gro_enabled() && out != MacTable::kNone && out != in &&
-                 !is_large_segment(m);
-    if (merge) {
-      TxCaps caps = ports_[out]->port->tx_caps();
-      merge = caps.tso4 || caps.tso6;  // merging pays only toward a port that takes it whole
-    }
-    if (merge)
+    if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
       to_gro[ng++] = m;
     else
       deliver(in, out, m);
   }
   if (ng) run_gro(in, to_gro, ng, now);
+}
+
+// Merging pays only toward a port that takes the merged packet whole: one with
+// TSO for this IP version whose cut size fits this packet's segments.
+bool Datapath::merge_toward(uint16_t out, const rte_mbuf* m) const {
+  const Port* p = ports_[out]->port;
+  if (!p->ready() || is_large_segment(m)) return false;
+  TxCaps caps = p->tx_caps();
+  uint16_t type = header_at<EthHdr>(m, 0)->ether_type.get();
+  if (type == kEtherTypeVlan && m->data_len >= sizeof(EthHdr) + sizeof(VlanTag))
+    type = header_at<VlanTag>(m, sizeof(EthHdr))->ether_type.get();
+  bool tso = type == kEtherTypeIpv4 ? caps.tso4 : type == kEtherTypeIpv6 && caps.tso6;
+  return tso && m->pkt_len <= caps.max_tso_frame;
 }
 
 // GRO on the packets bound for ports that take large segments; the table is
@@ -201,41 +211,73 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m) {
 
 void Datapath::send(uint16_t out, rte_mbuf* m) {
   PortState& ps = *ports_[out];
-  if (ps.tx_count + kMaxEgressSegments > kTxBufferSize) flush_tx(out);
-  rte_mbuf* segs[kMaxEgressSegments];
+  Port& port = *ps.port;
+  // Capabilities are read only once the port is up (ready's acquire pairs
+  // with the release that published them).
   bool large = is_large_segment(m);
-  uint16_t k = prepare_egress(gso_, ps.port->tx_caps(), ps.port->stats, m, segs);
-  for (uint16_t i = 0; i < k; ++i)
+  uint16_t room_needed = large ? kMaxEgressSegments : 1;
+  if (ps.tx_count + room_needed > kTxBufferSize) flush_tx(out, rte_get_tsc_cycles());
+  if (!port.ready() || ps.tx_count + room_needed > kTxBufferSize) {
+    port.stats.tx_dropped++;  // down, or full for a while already: tail drop
+    rte_pktmbuf_free(m);
+    return;
+  }
+  rte_mbuf* segs[kMaxEgressSegments];
+  uint16_t k = prepare_egress(gso_, port.tx_caps(), port.stats, m, segs);
+  for (uint16_t i = 0; i < k; ++i) {
+    if (Reason r = port.tx_prepare(segs[i]); r != Reason::Ok) {
+      port.stats.tx_invalid.add(r);
+      rte_pktmbuf_free(segs[i]);
+      continue;
+    }
     ps.tx[ps.tx_count++] = TxEntry{segs[i], segs[i]->pkt_len, large && k == 1};
+  }
 }
 
-void Datapath::flush_tx(uint16_t out) {
+void Datapath::drop_queued(PortState& ps, uint16_t from) {
+  for (uint16_t i = from; i < ps.tx_count; ++i) rte_pktmbuf_free(ps.tx[i].m);
+  ps.port->stats.tx_dropped += ps.tx_count - from;
+  ps.tx_count = from;
+  ps.tx_blocked_since = 0;
+}
+
+void Datapath::flush_tx(uint16_t out, uint64_t now) {
   PortState& ps = *ports_[out];
   if (ps.tx_count == 0) return;
+  if (!ps.port->ready()) {
+    drop_queued(ps, 0);
+    return;
+  }
   rte_mbuf* pkts[kTxBufferSize];
   for (uint16_t i = 0; i < ps.tx_count; ++i) pkts[i] = ps.tx[i].m;
   uint16_t done = 0;
-  uint32_t retries = 0;
   while (done < ps.tx_count) {
     uint16_t sent = ps.port->tx_burst(pkts + done, ps.tx_count - done);
+    if (sent == 0) break;
     for (uint16_t i = done; i < done + sent; ++i) {
       ps.port->stats.tx_packets++;
       ps.port->stats.tx_bytes += ps.tx[i].len;
       ps.port->stats.tx_large += ps.tx[i].large;
     }
     done += sent;
-    // A port that takes part of a burst has room for more: go on at once. One
-    // that takes nothing is full (a guest not draining its ring): wait a
-    // little, a bounded number of times, then drop rather than stall the rest.
-    if (sent == 0) {
-      if (++retries > cfg_.tx_retries || !ps.port->ready()) break;
-      ps.port->stats.tx_retries++;
-      rte_delay_us_block(1);
-    }
   }
-  for (uint16_t i = done; i < ps.tx_count; ++i) rte_pktmbuf_free(ps.tx[i].m);
-  ps.port->stats.tx_dropped += ps.tx_count - done;
-  ps.tx_count = 0;
+  if (done == ps.tx_count) {
+    ps.tx_count = 0;
+    ps.tx_blocked_since = 0;
+    return;
+  }
+  // The port is full. What it did not take waits, in order, for the next
+  // round; if it has taken nothing for tx_hold_us, the wait is over.
+  ps.port->stats.tx_retries++;
+  if (done) {
+    std::memmove(ps.tx, ps.tx + done, (ps.tx_count - done) * sizeof(TxEntry));
+    ps.tx_count = uint16_t(ps.tx_count - done);
+    ps.tx_blocked_since = now;
+  } else if (ps.tx_blocked_since == 0) {
+    ps.tx_blocked_since = now;
+  } else if (now - ps.tx_blocked_since > tx_hold_tsc_) {
+    drop_queued(ps, 0);
+  }
 }
 
 }  // namespace vo

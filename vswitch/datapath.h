@@ -23,7 +23,10 @@ struct DatapathConfig {
   uint32_t gro_timeout_us = 0;       // 0: flush at the end of every receive burst
   uint32_t idle_sleep_max_us = 200;  // longest nap when every port is idle
   uint32_t mac_age_s = 300;
-  uint32_t tx_retries = 8;           // extra transmit calls for a port that took less
+  // How long packets wait for a full port (a guest not draining its ring)
+  // before they are dropped. They wait in the port's queue, not in a loop:
+  // the other ports go on meanwhile.
+  uint32_t tx_hold_us = 2000;
 };
 
 class Datapath {
@@ -53,6 +56,7 @@ class Datapath {
     std::unique_ptr<GroTable> gro;
     TxEntry tx[kTxBufferSize];
     uint16_t tx_count = 0;
+    uint64_t tx_blocked_since = 0;  // TSC when the port last took nothing; 0 if it did
     bool was_ready = false;
   };
 
@@ -62,14 +66,18 @@ class Datapath {
   void run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
   void deliver(uint16_t in, uint16_t out, rte_mbuf* m);
   void deliver_from(uint16_t in, rte_mbuf* m, uint64_t now);
+  bool merge_toward(uint16_t out, const rte_mbuf* m) const;
   void send(uint16_t out, rte_mbuf* m);
-  void flush_tx(uint16_t out);
+  // Transmits what the port takes; the rest waits for the next call, up to tx_hold_us.
+  void flush_tx(uint16_t out, uint64_t now);
+  void drop_queued(PortState& ps, uint16_t from);
   void idle(uint32_t& sleep_us, uint32_t& idle_polls);
 
   DatapathConfig cfg_;
   GsoConfig gso_;
   rte_mempool* pool_;
   uint64_t tsc_hz_;
+  uint64_t tx_hold_tsc_;
   MacTable macs_;
   std::vector<std::unique_ptr<PortState>> ports_;
   std::vector<Port*> port_list_;

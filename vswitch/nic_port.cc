@@ -138,20 +138,17 @@ uint16_t NicPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
   return got;
 }
 
-uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  // tx_prepare rewrites pseudo-header sums into the form this device wants
-  // (some want it without the length for TSO) and checks its limits.
-  uint16_t ok = rte_eth_tx_prepare(port_id_, 0, pkts, n);
-  if (ok == n) return rte_eth_tx_burst(port_id_, 0, pkts, n);
-  uint16_t sent = ok ? rte_eth_tx_burst(port_id_, 0, pkts, ok) : 0;
-  if (sent < ok) return sent;
-  // pkts[ok] breaks one of the device's limits: drop it, and report it as
-  // taken so the caller moves past it.
-  stats.tx_invalid.add(Reason::DeviceRefused);
-  stats.tx_packets--;  // the caller counts it as sent
-  VO_LOG_RL(WARNING, "port %s: device refused a packet in tx_prepare: %s", name().c_str(),
+Reason NicPort::tx_prepare(rte_mbuf* m) {
+  // Rewrites pseudo-header sums into the form this device wants (some want it
+  // without the length for TSO) and checks the device's limits.
+  if (rte_eth_tx_prepare(port_id_, 0, &m, 1) == 1) return Reason::Ok;
+  VO_LOG_RL(WARNING, "port %s: the device refused a packet in tx_prepare: %s", name().c_str(),
             rte_strerror(rte_errno));
-  rte_pktmbuf_free(pkts[ok]);
-  return uint16_t(ok + 1);
+  return Reason::DeviceRefused;
 }
+
+uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
+  return rte_eth_tx_burst(port_id_, 0, pkts, n);
+}
+
 }  // namespace vo

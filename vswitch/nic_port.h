@@ -33,6 +33,7 @@ class NicPort final : public Port {
   const char* kind() const override { return "nic"; }
   bool ready() const override { return true; }
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
   TxCaps tx_caps() const override { return caps_; }
   Details details() const override { return {{{"features", offload_names_}}, {}}; }

@@ -37,8 +37,8 @@ struct PortStats {
   uint64_t gro_merged = 0;       // packets this port's GRO emitted that merged >1 segment
   uint64_t gro_absorbed = 0;     // segments absorbed into those
   uint64_t csum_completed = 0;   // partial checksums finished in software
-  uint64_t tx_retries = 0;       // transmit calls repeated because the port took less
-  uint64_t tx_dropped = 0;       // not taken by the port after retries
+  uint64_t tx_retries = 0;       // transmit attempts on which a full port took nothing
+  uint64_t tx_dropped = 0;       // given up on: the port stayed full, or went down
   uint64_t too_big_dropped = 0;  // frames larger than the port can send
   ReasonCounters rx_invalid;     // received packets refused by validation, by reason
   ReasonCounters tx_invalid;     // packets the egress stage could not prepare, by reason
@@ -54,8 +54,12 @@ class Port {
   [[nodiscard]] virtual bool ready() const = 0;
   // Receives up to n packets, with offload metadata set and validated.
   virtual uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) = 0;
-  // Sends packets prepared for tx_caps(); returns how many it took (the rest
-  // stay the caller's).
+  // Device-specific last checks and fix-ups of one packet prepared for
+  // tx_caps() (rte_eth_tx_prepare for an ethdev). Reason::Ok, or why the
+  // device refuses it (the caller drops and counts it).
+  [[nodiscard]] virtual Reason tx_prepare(rte_mbuf*) { return Reason::Ok; }
+  // Sends packets that passed tx_prepare(); returns how many it took (the
+  // rest stay the caller's).
   virtual uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) = 0;
   [[nodiscard]] virtual TxCaps tx_caps() const = 0;
 
