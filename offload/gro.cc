@@ -2,9 +2,9 @@
 // index, emitted in arrival order per flow.
 #include "gro.h"
 
-#include <rte_hash_crc.h>
 #include <rte_mbuf.h>
 
+#include <cstring>
 #include <vector>
 
 #include "gro_flow.h"
@@ -40,8 +40,25 @@ struct GroTable::Impl {
     mask = size - 1;
   }
 
+  // Any function of the key will do; this one reads only the fields that tell
+  // flows apart in practice (addresses, ports, VNI: flows that differ only
+  // in the rest share a probe chain and are told apart by the comparison). A
+  // CRC over the whole 104-byte key was a chain of 13 dependent crc32
+  // instructions, an eighth of the time per merged segment.
   static uint32_t hash_key(const gro::FlowKey& k) {
-    return rte_hash_crc(&k, sizeof(k), 0x5bd1e995);
+    auto word = [](const void* p) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return v;
+    };
+    uint64_t ports = uint64_t(k.src_port.raw()) | uint64_t(k.dst_port.raw()) << 16 |
+                     uint64_t(k.vni) << 32;
+    uint64_t x = (word(k.src) ^ word(k.dst + 8)) * 0x9e3779b97f4a7c15ull +
+                 (word(k.dst) ^ word(k.src + 8)) * 0xc2b2ae3d27d4eb4full +
+                 ports * 0x165667b19e3779f9ull;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    return uint32_t(x ^ (x >> 32));
   }
 
   int32_t find(const gro::FlowKey& k, uint32_t h) const {

@@ -68,6 +68,31 @@ void take_refs(rte_mbuf* m, uint16_t n) {
     rte_mbuf_refcnt_update(RTE_MBUF_CLONED(m) ? rte_mbuf_from_indirect(m) : m, int16_t(n));
 }
 
+// rte_pktmbuf_alloc_bulk() for mbufs whose every field reset touches is then
+// written again by start_segment() or point_at() (ol_flags, data_off, lengths,
+// next, nb_segs) or is set here: the same mbufs in the same state, but with
+// stores only. Reset's reads of each fresh mbuf (ol_flags, buf_len) miss the
+// cache and were the larger part of the cost of allocating. `data_off` is the
+// headroom, which the caller checked fits the pool's data room.
+[[nodiscard]] bool alloc_fresh(rte_mempool* mp, rte_mbuf** ms, uint32_t n, uint16_t data_off) {
+  if (rte_mempool_get_bulk(mp, reinterpret_cast<void**>(ms), n) != 0) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    rte_mbuf* m = ms[i];
+    m->next = nullptr;
+    m->pkt_len = 0;
+    m->tx_offload = 0;
+    m->vlan_tci = 0;
+    m->vlan_tci_outer = 0;
+    m->nb_segs = 1;
+    m->port = RTE_MBUF_PORT_INVALID;
+    m->ol_flags = 0;
+    m->packet_type = 0;
+    m->data_off = data_off;
+    m->data_len = 0;
+  }
+  return true;
+}
+
 void append(rte_mbuf* head, rte_mbuf*& last, rte_mbuf* piece) {
   last->next = piece;
   last = piece;
@@ -75,20 +100,81 @@ void append(rte_mbuf* head, rte_mbuf*& last, rte_mbuf* piece) {
   head->pkt_len += piece->data_len;
 }
 
+// split_attach() for an input in one mbuf: segment i's payload is the one
+// piece [header_len + i * mss, + its length) of that mbuf. The pieces come
+// straight from the pool: each is given here every field rte_pktmbuf_reset()
+// and point_at() would give it, in one pass.
+void attach_flat(rte_mbuf* pkt, const Plan& p, rte_mbuf** out, rte_mbuf** pieces) {
+  const uint32_t hlen = p.layout.header_len();
+  const bool ext = RTE_MBUF_HAS_EXTBUF(pkt);
+  const uint64_t piece_flags = ext ? RTE_MBUF_F_EXTERNAL : RTE_MBUF_F_INDIRECT;
+  void* const buf_addr = pkt->buf_addr;
+  const rte_iova_t buf_iova = pkt->buf_iova;
+  const uint16_t buf_len = pkt->buf_len;
+  const uint32_t data_off = pkt->data_off + hlen;
+  for (uint16_t i = 0; i < p.count; ++i) {
+    rte_mbuf* seg = out[i];
+    start_segment(seg, pkt, p);
+    const uint32_t len = p.segment_payload(i);
+    rte_mbuf* piece = pieces[i];
+    if (ext)
+      piece->shinfo = pkt->shinfo;
+    else
+      piece->priv_size = pkt->priv_size;  // locates the direct mbuf on detach
+    piece->ol_flags = piece_flags;
+    piece->buf_addr = buf_addr;
+    piece->buf_iova = buf_iova;
+    piece->buf_len = buf_len;
+    piece->data_off = uint16_t(data_off + uint32_t(i) * p.mss);
+    piece->data_len = uint16_t(len);
+    piece->pkt_len = len;
+    piece->nb_segs = 1;
+    piece->next = nullptr;
+    piece->port = RTE_MBUF_PORT_INVALID;
+    piece->tx_offload = 0;
+    piece->vlan_tci = 0;
+    piece->vlan_tci_outer = 0;
+    piece->packet_type = 0;
+    seg->next = piece;
+    seg->nb_segs = 2;
+    seg->pkt_len += len;
+    Checksum sum;
+    if (p.needs_payload_sum()) sum.add(rte_pktmbuf_mtod(piece, const void*), len);
+    fix_segment_headers(seg, p, i, len, sum);
+  }
+  take_refs(pkt, p.count);
+  rte_pktmbuf_free(pkt);  // the segments hold their own references now
+}
+
 }  // namespace
 
 Reason split_attach(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf** out) {
   if (rte_pktmbuf_data_room_size(cfg.header_pool) < RTE_PKTMBUF_HEADROOM + p.layout.header_len())
     return Reason::NoHeadroom;
-  uint32_t npieces = count_pieces(pkt, p);
+  // The common input, one mbuf holding the whole packet, gives one piece per
+  // segment: no need to walk it first.
+  const bool flat = pkt->next == nullptr && pkt->data_len == pkt->pkt_len;
+  uint32_t npieces = flat ? p.count : count_pieces(pkt, p);
   if (npieces > kMaxPieces) return Reason::TooManySegments;
   rte_mbuf* pieces[kMaxPieces];
-  if (rte_pktmbuf_alloc_bulk(cfg.header_pool, out, p.count) != 0) return Reason::NoMemory;
-  if (rte_pktmbuf_alloc_bulk(cfg.indirect_pool, pieces, npieces) != 0) {
-    rte_pktmbuf_free_bulk(out, p.count);
+  // Pieces first, into our own array: `out` is written only by the last
+  // allocation, so a refusal never leaves freed mbufs in the caller's array.
+  // attach_flat() writes every field of its pieces itself.
+  if (flat ? rte_mempool_get_bulk(cfg.indirect_pool, reinterpret_cast<void**>(pieces), npieces) != 0
+           : !alloc_fresh(cfg.indirect_pool, pieces, npieces, 0))
+    return Reason::NoMemory;
+  if (!alloc_fresh(cfg.header_pool, out, p.count, RTE_PKTMBUF_HEADROOM)) {
+    if (flat)  // untouched since rte_mempool_get_bulk(): straight back
+      rte_mempool_put_bulk(cfg.indirect_pool, reinterpret_cast<void**>(pieces), npieces);
+    else
+      rte_pktmbuf_free_bulk(pieces, npieces);
     return Reason::NoMemory;
   }
 
+  if (flat) {
+    attach_flat(pkt, p, out, pieces);
+    return Reason::Ok;
+  }
   Cursor c{pkt, p.layout.header_len()};
   rte_mbuf* ref_seg = nullptr;  // input mbuf whose references are being counted
   uint16_t refs = 0;
@@ -125,7 +211,7 @@ Reason split_copy(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf**
   if (rte_pktmbuf_data_room_size(cfg.header_pool) <
       RTE_PKTMBUF_HEADROOM + p.layout.header_len() + p.mss)
     return Reason::NoHeadroom;
-  if (rte_pktmbuf_alloc_bulk(cfg.header_pool, out, p.count) != 0) return Reason::NoMemory;
+  if (!alloc_fresh(cfg.header_pool, out, p.count, RTE_PKTMBUF_HEADROOM)) return Reason::NoMemory;
 
   Cursor c{pkt, p.layout.header_len()};
   for (uint16_t i = 0; i < p.count; ++i) {
