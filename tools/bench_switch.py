@@ -36,13 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def _default_build():
-    env = os.environ.get("VO_BUILD_DIR")
-    if env:
-        return env
-    for d in ("build-me", "build"):
-        if os.path.exists(os.path.join(ROOT, d, "build.ninja")):
-            return os.path.join(ROOT, d)
-    return os.path.join(ROOT, "build")
+    return os.environ.get("VO_BUILD_DIR") or os.path.join(ROOT, "build")
 
 
 # harness reads VO_BUILD_DIR when imported: set it first.
@@ -314,7 +308,12 @@ def make_files(work):
 
 
 def build():
+    """Installs what is missing and builds the daemon, as tools/bench engine does."""
     build_dir = os.environ["VO_BUILD_DIR"]
+    subprocess.run([os.path.join(ROOT, "scripts", "setup.sh")], check=True)
+    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-G", "Ninja",
+                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, capture_output=True)
     r = subprocess.run(["ninja", "-C", build_dir, "vhost-offload"], capture_output=True, text=True)
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
