@@ -43,6 +43,15 @@ uint64_t segment_ol_flags(const rte_mbuf* pkt, const Plan& p) {
   return f;
 }
 
+// What every segment shares, computed once per input.
+void finish_plan(const rte_mbuf* pkt, Plan& p) {
+  p.segment_ol_flags = segment_ol_flags(pkt, p);
+  rte_mbuf lengths;
+  lengths.tx_offload = 0;
+  apply_lengths(&lengths, p.layout);
+  p.segment_tx_offload = lengths.tx_offload;
+}
+
 }  // namespace
 
 void start_segment(rte_mbuf* seg, const rte_mbuf* pkt, const Plan& p) {
@@ -55,8 +64,8 @@ void start_segment(rte_mbuf* seg, const rte_mbuf* pkt, const Plan& p) {
   seg->vlan_tci_outer = pkt->vlan_tci_outer;
   seg->hash = pkt->hash;
   seg->packet_type = pkt->packet_type;
-  seg->ol_flags = segment_ol_flags(pkt, p);
-  apply_lengths(seg, p.layout);
+  seg->ol_flags = p.segment_ol_flags;
+  seg->tx_offload = p.segment_tx_offload;
 }
 
 }  // namespace gso
@@ -64,6 +73,7 @@ void start_segment(rte_mbuf* seg, const rte_mbuf* pkt, const Plan& p) {
 GsoResult gso_segment(const GsoConfig& cfg, rte_mbuf* pkt, rte_mbuf** out, uint16_t out_cap) {
   gso::Plan plan;
   if (Reason r = gso::make_plan(cfg, pkt, out_cap, plan); r != Reason::Ok) return {r, 0};
+  gso::finish_plan(pkt, plan);
   Reason r = cfg.payload == PayloadMode::Attach ? gso::split_attach(cfg, pkt, plan, out)
                                                 : gso::split_copy(cfg, pkt, plan, out);
   if (r != Reason::Ok) return {r, 0};

@@ -19,6 +19,9 @@ struct Plan {
   uint32_t payload_len = 0;   // TCP payload of the whole input
   ChecksumMode checksum = ChecksumMode::Full;
   bool outer_udp_checksum = false;  // tunnel whose UDP checksum was set: recompute it
+  // The same for every segment, so worked out once per input:
+  uint64_t segment_ol_flags = 0;
+  uint64_t segment_tx_offload = 0;  // the l2/l3/l4 (and outer) lengths, packed as the mbuf holds them
   [[nodiscard]] bool needs_payload_sum() const {
     return checksum == ChecksumMode::Full || outer_udp_checksum;
   }
