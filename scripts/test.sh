@@ -11,4 +11,5 @@ echo "test: configuring and building in $build" >&2
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C "$build" >/dev/null
 cd "$build"
-ctest --output-on-failure --timeout 1800 "$@"
+# Unit tests run two at a time; the switch and fuzz tests are marked RUN_SERIAL.
+ctest --output-on-failure --timeout 1800 -j2 "$@"

@@ -168,8 +168,6 @@ void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
   uint16_t kept = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    stats.rx_packets++;
-    stats.rx_bytes += m->pkt_len;
     Reason r = Reason::Ok;
     // Compliant mode (RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS): a guest's GSO
     // packet arrives as RX_LRO + tso_segsz, a NEEDS_CSUM one as
@@ -178,15 +176,7 @@ void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
       r = mark_tso(m, m->tso_segsz);
     else if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE)
       r = mark_partial_checksum(m);
-    if (r != Reason::Ok) {
-      stats.rx_invalid.add(r);
-      VO_LOG_RL(WARNING, "port %s: dropped a packet from the guest: %s", name().c_str(),
-                std::string(describe(r)).c_str());
-      rte_pktmbuf_free(m);
-      continue;
-    }
-    if (is_large_segment(m)) stats.rx_large++;
-    pkts[kept++] = m;
+    if (admit_rx(m, r, "guest")) pkts[kept++] = m;
   }
   n = kept;
 }

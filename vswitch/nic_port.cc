@@ -114,20 +114,10 @@ void NicPort::normalize_rx(rte_mbuf** pkts, uint16_t& n) {
   uint16_t kept = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    stats.rx_packets++;
-    stats.rx_bytes += m->pkt_len;
     m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;  // an RX mbuf carries no TX intent
-    if (m->ol_flags & RTE_MBUF_F_RX_LRO) {  // the NIC merged: validate like a guest's
-      if (Reason r = mark_tso(m, m->tso_segsz); r != Reason::Ok) {
-        stats.rx_invalid.add(r);
-        VO_LOG_RL(WARNING, "port %s: dropped a merged packet from the device: %s",
-                  name().c_str(), std::string(describe(r)).c_str());
-        rte_pktmbuf_free(m);
-        continue;
-      }
-      if (is_large_segment(m)) stats.rx_large++;
-    }
-    pkts[kept++] = m;
+    // A packet the NIC merged (LRO) is validated like a guest's large segment.
+    Reason r = (m->ol_flags & RTE_MBUF_F_RX_LRO) ? mark_tso(m, m->tso_segsz) : Reason::Ok;
+    if (admit_rx(m, r, "device")) pkts[kept++] = m;
   }
   n = kept;
 }

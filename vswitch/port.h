@@ -78,6 +78,10 @@ class Port {
 
  protected:
   explicit Port(std::string name) : name_(std::move(name)) {}
+  // Counts a received packet whose validation gave `r`: kept (true) when Ok,
+  // otherwise freed, counted by reason and logged (rate-limited) as coming
+  // from `source`.
+  bool admit_rx(rte_mbuf* m, Reason r, const char* source);
 
  private:
   std::string name_;
