@@ -434,32 +434,11 @@ Case make_case(const Row& row) {
 // The mbuf a case describes: frame bytes laid out as the case says, metadata
 // as a guest hands over a TSO packet, then the case's metadata lies.
 rte_mbuf* build_input(const Case& c) {
-  rte_mempool* pool = Env::get().input;
-  const Bytes& f = c.frame;
-  rte_mbuf* head = nullptr;
-  rte_mbuf* last = nullptr;
-  size_t off = 0;
-  do {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    if (m == nullptr) {
-      ADD_FAILURE() << "input pool exhausted";
-      if (head) rte_pktmbuf_free(head);
-      return nullptr;
-    }
-    uint32_t cap = head == nullptr ? c.first_seg : c.seg_size;
-    if (cap == 0) cap = kInputRoom;
-    size_t n = std::min<size_t>(f.size() - off, cap);
-    std::memcpy(rte_pktmbuf_append(m, uint16_t(n)), f.data() + off, n);
-    off += n;
-    if (head == nullptr) {
-      head = m;
-    } else {
-      last->next = m;
-      head->nb_segs++;
-      head->pkt_len += m->data_len;
-    }
-    last = m;
-  } while (off < f.size());
+  rte_mbuf* head = testing::make_mbuf(Env::get().input, c.frame, c.seg_size, c.first_seg);
+  if (head == nullptr) {
+    ADD_FAILURE() << "input pool exhausted";
+    return nullptr;
+  }
 
   const Decoded& d = c.at;
   bool v4 = d.ip.version == 4;

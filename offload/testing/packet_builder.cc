@@ -168,7 +168,7 @@ Bytes build_frame(const TcpSpec& s) {
   return b;
 }
 
-rte_mbuf* make_mbuf(rte_mempool* pool, const Bytes& frame, uint32_t seg_size) {
+rte_mbuf* make_mbuf(rte_mempool* pool, const Bytes& frame, uint32_t seg_size, uint32_t first_seg) {
   rte_mbuf* head = nullptr;
   rte_mbuf* last = nullptr;
   size_t off = 0;
@@ -179,8 +179,9 @@ rte_mbuf* make_mbuf(rte_mempool* pool, const Bytes& frame, uint32_t seg_size) {
       return nullptr;
     }
     size_t room = rte_pktmbuf_tailroom(m);
-    size_t n = std::min(frame.size() - off, seg_size ? std::min<size_t>(seg_size, room) : room);
-    if (seg_size == 0 && n < frame.size()) {
+    uint32_t limit = head == nullptr && first_seg ? first_seg : seg_size;
+    size_t n = std::min(frame.size() - off, limit ? std::min<size_t>(limit, room) : room);
+    if (seg_size == 0 && first_seg == 0 && n < frame.size()) {
       std::fprintf(stderr, "make_mbuf: a %zu-byte frame does not fit one mbuf of the pool\n",
                    frame.size());
       std::abort();

@@ -68,9 +68,12 @@ Bytes tcp_timestamp_option(uint32_t tsval, uint32_t tsecr);
 
 Bytes build_frame(const TcpSpec& spec);
 
-// A packet from bytes: one mbuf when seg_size is 0 (the pool must be large
-// enough), else a chain of mbufs of at most seg_size bytes each.
-rte_mbuf* make_mbuf(rte_mempool* pool, const Bytes& frame, uint32_t seg_size = 0);
+// A packet from bytes: one mbuf when seg_size and first_seg are 0 (the pool
+// must be large enough), else a chain: first_seg bytes in the first mbuf (0:
+// as for the others), at most seg_size in each later one (0: as many as fit).
+// nullptr when the pool runs dry.
+rte_mbuf* make_mbuf(rte_mempool* pool, const Bytes& frame, uint32_t seg_size = 0,
+                    uint32_t first_seg = 0);
 // A frame built from spec, marked for TCP segmentation with the given MSS.
 rte_mbuf* make_tso_mbuf(rte_mempool* pool, const TcpSpec& spec, uint16_t mss,
                         uint32_t seg_size = 0);
