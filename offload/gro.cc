@@ -109,13 +109,23 @@ struct GroTable::Impl {
       stats.segments_absorbed += f.segments - 1;
     }
     rte_mbuf* m = gro::finish(f);
+    release(s);
+    return m;
+  }
+
+  // Frees flow `s`'s packet without emitting it: no merge is counted.
+  void drop(uint16_t s) {
+    rte_pktmbuf_free(flows[s].head);
+    release(s);
+  }
+
+  void release(uint16_t s) {
     unindex(s);
     uint16_t pos = active_pos[s];
     active[pos] = active.back();
     active_pos[active[pos]] = pos;
     active.pop_back();
     free_slots.push_back(s);
-    return m;
   }
 
   void take(rte_mbuf* m, uint64_t now, rte_mbuf** out, uint16_t& n_out);
@@ -203,11 +213,7 @@ uint16_t GroTable::flush_all(std::span<rte_mbuf*> out) {
 
 uint32_t GroTable::drop_all() {
   uint32_t n = 0;
-  rte_mbuf* m;
-  while (flush_all(std::span<rte_mbuf*>(&m, 1)) == 1) {
-    rte_pktmbuf_free(m);
-    ++n;
-  }
+  for (; !impl_->active.empty(); ++n) impl_->drop(impl_->active.back());
   return n;
 }
 

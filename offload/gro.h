@@ -55,7 +55,8 @@ class GroTable {
   // Emits flows held at least flush_timeout_us (all of them when the timeout is 0).
   uint16_t flush(uint64_t now_tsc, std::span<rte_mbuf*> out);
   uint16_t flush_all(std::span<rte_mbuf*> out);
-  // Frees every held packet; returns how many were freed.
+  // Frees every held packet, counting none of them as merged (they never
+  // leave); returns how many were freed.
   uint32_t drop_all();
 
   [[nodiscard]] uint16_t held() const;

@@ -780,6 +780,9 @@ TEST_F(GroTest, DropAllAndDestructionFreeEveryHeldPacketOnce) {
       if (!destroy) {
         EXPECT_EQ(t.drop_all(), 3u);
         EXPECT_EQ(t.held(), 0);
+        // Dropped, not emitted: no merge is counted for the two merged flows.
+        EXPECT_EQ(t.stats().merged_packets, 0u);
+        EXPECT_EQ(t.stats().segments_absorbed, 0u);
         EXPECT_EQ(pool.in_use(), 0u);
         EXPECT_EQ(t.drop_all(), 0u);
       }
