@@ -6,7 +6,9 @@ import subprocess
 
 import pytest
 
-from harness import SWITCH_BIN, Process, unique, wait_for
+import shutil
+
+from harness import SWITCH_BIN, Process, dpdk_runtime_dir, unique, wait_for
 
 
 def run(args, timeout=30):
@@ -29,8 +31,10 @@ def test_help_documents_every_option():
     (["--nic", "net_null0", "--disable", "lro"], "known: tso, csum, gro", 1),
 ], ids=["no-ports", "bad-socket-dir", "bad-driver", "bad-guest-offload", "bad-nic-offload"])
 def test_errors_say_what_went_wrong(args, says, code):
-    eal = ["--", "-l", "0,1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", unique("vod")]
+    prefix = unique("vod")
+    eal = ["--", "-l", "0,1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix]
     r = run(args + (eal if args else []))
+    shutil.rmtree(dpdk_runtime_dir(prefix), ignore_errors=True)
     assert r.returncode == code
     assert says in r.stderr
 
@@ -42,7 +46,8 @@ def test_starts_without_hugepages_and_stops_cleanly(tmp_path, sig):
         pytest.skip("this machine has free hugepages; the no-hugepage message does not apply")
     sock = str(tmp_path / "vm.sock")
     # No EAL options: the daemon chooses them itself.
-    p = Process([SWITCH_BIN, "--vhost", sock, "--nic", "net_null0,no-rx=1"], str(tmp_path / "d.log"))
+    p = Process([SWITCH_BIN, "--vhost", sock, "--nic", "net_null0,no-rx=1"], str(tmp_path / "d.log"),
+                runtime_dir=dpdk_runtime_dir("vhost-offload"))  # the daemon's default prefix
     try:
         wait_for("the switch to run", lambda: "running:" in p.text() or not p.alive())
         assert "no free hugepages: running with --no-huge" in p.text()
