@@ -74,22 +74,23 @@ void take_refs(rte_mbuf* m, uint16_t n) {
 // stores only. Reset's reads of each fresh mbuf (ol_flags, buf_len) miss the
 // cache and were the larger part of the cost of allocating. `data_off` is the
 // headroom, which the caller checked fits the pool's data room.
+inline void reset_fields(rte_mbuf* m, uint16_t data_off) {
+  m->next = nullptr;
+  m->pkt_len = 0;
+  m->tx_offload = 0;
+  m->vlan_tci = 0;
+  m->vlan_tci_outer = 0;
+  m->nb_segs = 1;
+  m->port = RTE_MBUF_PORT_INVALID;
+  m->ol_flags = 0;
+  m->packet_type = 0;
+  m->data_off = data_off;
+  m->data_len = 0;
+}
+
 [[nodiscard]] bool alloc_fresh(rte_mempool* mp, rte_mbuf** ms, uint32_t n, uint16_t data_off) {
   if (rte_mempool_get_bulk(mp, reinterpret_cast<void**>(ms), n) != 0) return false;
-  for (uint32_t i = 0; i < n; ++i) {
-    rte_mbuf* m = ms[i];
-    m->next = nullptr;
-    m->pkt_len = 0;
-    m->tx_offload = 0;
-    m->vlan_tci = 0;
-    m->vlan_tci_outer = 0;
-    m->nb_segs = 1;
-    m->port = RTE_MBUF_PORT_INVALID;
-    m->ol_flags = 0;
-    m->packet_type = 0;
-    m->data_off = data_off;
-    m->data_len = 0;
-  }
+  for (uint32_t i = 0; i < n; ++i) reset_fields(ms[i], data_off);
   return true;
 }
 
@@ -117,6 +118,7 @@ void attach_flat(rte_mbuf* pkt, const Plan& p, rte_mbuf** out, rte_mbuf** pieces
     start_segment(seg, pkt, p);
     const uint32_t len = p.segment_payload(i);
     rte_mbuf* piece = pieces[i];
+    reset_fields(piece, uint16_t(data_off + uint32_t(i) * p.mss));
     if (ext)
       piece->shinfo = pkt->shinfo;
     else
@@ -125,16 +127,8 @@ void attach_flat(rte_mbuf* pkt, const Plan& p, rte_mbuf** out, rte_mbuf** pieces
     piece->buf_addr = buf_addr;
     piece->buf_iova = buf_iova;
     piece->buf_len = buf_len;
-    piece->data_off = uint16_t(data_off + uint32_t(i) * p.mss);
     piece->data_len = uint16_t(len);
     piece->pkt_len = len;
-    piece->nb_segs = 1;
-    piece->next = nullptr;
-    piece->port = RTE_MBUF_PORT_INVALID;
-    piece->tx_offload = 0;
-    piece->vlan_tci = 0;
-    piece->vlan_tci_outer = 0;
-    piece->packet_type = 0;
     seg->next = piece;
     seg->nb_segs = 2;
     seg->pkt_len += len;
