@@ -75,11 +75,7 @@ rte_mbuf* finish(Flow& f) {
   constexpr uint64_t kCleared = RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_IP_CKSUM_MASK |
                                 RTE_MBUF_F_TX_OFFLOAD_MASK;
   uint64_t flags = (m->ol_flags & ~kCleared) | RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_IP_CKSUM_GOOD |
-                   l4_state | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM |
-                   (l.ip == IpVer::V4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
-  if (l.tunnel)
-    flags |= RTE_MBUF_F_TX_TUNNEL_VXLAN |
-             (l.outer_ip == IpVer::V4 ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
+                   l4_state | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | tx_ip_flags(l);
   m->ol_flags = flags | (m->ol_flags & (RTE_MBUF_F_TX_VLAN | RTE_MBUF_F_TX_QINQ));
   return m;
 }

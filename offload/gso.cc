@@ -36,11 +36,7 @@ uint64_t segment_ol_flags(const rte_mbuf* pkt, const Plan& p) {
   if (p.checksum == ChecksumMode::Full || p.outer_udp_checksum) return f;
   // Every header is final but the TCP checksum, which the NIC completes from
   // the pseudo-header sum we left in it.
-  f |= RTE_MBUF_F_TX_TCP_CKSUM | (p.layout.ip == IpVer::V4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6);
-  if (p.layout.tunnel)
-    f |= RTE_MBUF_F_TX_TUNNEL_VXLAN |
-         (p.layout.outer_ip == IpVer::V4 ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
-  return f;
+  return f | RTE_MBUF_F_TX_TCP_CKSUM | tx_ip_flags(p.layout);
 }
 
 // What every segment shares, computed once per input.

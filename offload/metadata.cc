@@ -10,19 +10,11 @@ namespace {
 
 constexpr uint64_t kTxMeta = RTE_MBUF_F_TX_OFFLOAD_MASK;
 
-uint64_t ip_flags(const Layout& l) {
-  uint64_t f = l.ip == IpVer::V4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6;
-  if (l.tunnel)
-    f |= RTE_MBUF_F_TX_TUNNEL_VXLAN |
-         (l.outer_ip == IpVer::V4 ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
-  return f;
-}
-
 // Sets partial-checksum metadata for the L4 header the layout found.
 void set_partial(rte_mbuf* m, const Layout& l) {
   apply_lengths(m, l);
   uint64_t l4 = l.l4_proto == kIpProtoTcp ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM;
-  m->ol_flags = (m->ol_flags & ~kTxMeta) | ip_flags(l) | l4;
+  m->ol_flags = (m->ol_flags & ~kTxMeta) | tx_ip_flags(l) | l4;
 }
 
 }  // namespace
@@ -44,7 +36,7 @@ Reason mark_tso(rte_mbuf* m, uint16_t mss) {
   }
   apply_lengths(m, l);
   m->tso_segsz = mss;
-  m->ol_flags = (m->ol_flags & ~kTxMeta) | ip_flags(l) | RTE_MBUF_F_TX_TCP_SEG |
+  m->ol_flags = (m->ol_flags & ~kTxMeta) | tx_ip_flags(l) | RTE_MBUF_F_TX_TCP_SEG |
                 RTE_MBUF_F_TX_TCP_CKSUM | (l.ip == IpVer::V4 ? RTE_MBUF_F_TX_IP_CKSUM : 0);
   return Reason::Ok;
 }

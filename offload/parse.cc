@@ -158,6 +158,14 @@ Reason parse(const rte_mbuf* m, Layout& out, ParseOptions opts) {
   return Reason::Ok;
 }
 
+uint64_t tx_ip_flags(const Layout& l) {
+  uint64_t f = l.ip == IpVer::V4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6;
+  if (l.tunnel)
+    f |= RTE_MBUF_F_TX_TUNNEL_VXLAN |
+         (l.outer_ip == IpVer::V4 ? RTE_MBUF_F_TX_OUTER_IPV4 : RTE_MBUF_F_TX_OUTER_IPV6);
+  return f;
+}
+
 void apply_lengths(rte_mbuf* m, const Layout& l) {
   if (l.tunnel) {
     m->outer_l2_len = l.outer_l3_off;

@@ -57,6 +57,9 @@ struct ParseOptions {
 
 // Writes the layout into the mbuf's l2/l3/l4 (and outer) lengths, DPDK's convention.
 void apply_lengths(rte_mbuf* m, const Layout& l);
+// The mbuf flags naming the layout's IP versions and tunnel (RTE_MBUF_F_TX_IPV4/6,
+// and TX_TUNNEL_VXLAN with TX_OUTER_IPV4/6), which go with those lengths.
+[[nodiscard]] uint64_t tx_ip_flags(const Layout& l);
 
 // Typed access to a header at an offset the parser has checked.
 template <typename H>
