@@ -18,12 +18,21 @@ namespace {
 
 constexpr uint16_t kMaxBurst = 64;
 
-// The 802.1Q VID a frame is switched in (0 when untagged).
-uint16_t frame_vlan(const rte_mbuf* m) {
-  const auto* eth = header_at<EthHdr>(m, 0);
-  if (eth->ether_type.get() != kEtherTypeVlan || m->data_len < sizeof(EthHdr) + sizeof(VlanTag))
-    return 0;
-  return header_at<VlanTag>(m, sizeof(EthHdr))->vid();
+// The 802.1Q VID a frame is switched in (0 when untagged) and the ether type
+// behind its tag. The caller has checked that the Ethernet header is there.
+struct FrameL2 {
+  uint16_t vlan;
+  uint16_t ether_type;
+};
+
+FrameL2 frame_l2(const rte_mbuf* m) {
+  FrameL2 f{0, header_at<EthHdr>(m, 0)->ether_type.get()};
+  if (f.ether_type == kEtherTypeVlan && m->data_len >= sizeof(EthHdr) + sizeof(VlanTag)) {
+    const auto* tag = header_at<VlanTag>(m, sizeof(EthHdr));
+    f.vlan = tag->vid();
+    f.ether_type = tag->ether_type.get();
+  }
+  return f;
 }
 
 }  // namespace
@@ -136,7 +145,7 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
       continue;
     }
     const auto* eth = header_at<EthHdr>(m, 0);
-    uint16_t vlan = frame_vlan(m);
+    uint16_t vlan = frame_l2(m).vlan;
     macs_.learn(eth->src.b, vlan, in, now);
     uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
     if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
@@ -153,9 +162,7 @@ bool Datapath::merge_toward(uint16_t out, const rte_mbuf* m) const {
   const Port* p = ports_[out]->port;
   if (!p->ready() || is_large_segment(m)) return false;
   TxCaps caps = p->tx_caps();
-  uint16_t type = header_at<EthHdr>(m, 0)->ether_type.get();
-  if (type == kEtherTypeVlan && m->data_len >= sizeof(EthHdr) + sizeof(VlanTag))
-    type = header_at<VlanTag>(m, sizeof(EthHdr))->ether_type.get();
+  uint16_t type = frame_l2(m).ether_type;
   bool tso = type == kEtherTypeIpv4 ? caps.tso4 : type == kEtherTypeIpv6 && caps.tso6;
   return tso && m->pkt_len <= caps.max_tso_frame;
 }
@@ -178,7 +185,7 @@ void Datapath::run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
 
 void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {
   const auto* eth = header_at<EthHdr>(m, 0);
-  deliver(in, macs_.lookup(eth->dst.b, frame_vlan(m), now), m);
+  deliver(in, macs_.lookup(eth->dst.b, frame_l2(m).vlan, now), m);
 }
 
 void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m) {
