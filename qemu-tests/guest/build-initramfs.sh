@@ -23,7 +23,8 @@ if [ -z "$real_kernel" ]; then
   apt-get update -qq
   real_kernel=$(kernel_pkg)
 fi
-versions=$(apt-cache policy "$real_kernel" "${packages[@]}" | awk '/Candidate/{print $2}' | tr '\n' ' ')
+# The image is rebuilt when a package version, the init or this script changes.
+versions="$(apt-cache policy "$real_kernel" "${packages[@]}" | awk '/Candidate/{print $2}' | tr '\n' ' ')$(cat "$here/init" "$0" | sha256sum | cut -c1-16)"
 stamp="$out/.built-from"
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$versions" ]; then
   exit 0

@@ -1,0 +1,312 @@
+"""Real QEMU guests on the switch's vhost-user sockets, for tests and the demo.
+
+A Vm boots Debian's kernel with the small initramfs of qemu-tests/guest (built
+on demand, cached in the build tree), configures eth0 from its boot arguments,
+and is driven through its serial console: run() types a command and returns
+what it printed and its exit status. Guests run under TCG; KVM is used only
+where a short probe boots a guest with it (nested KVM hangs at boot on the
+machines this was written on).
+
+Everything else (the switch, namespaces, iperf3 servers, cleanup) comes from
+vswitch/tests/harness.py."""
+import contextlib
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "vswitch", "tests"))
+import harness  # noqa: E402
+from harness import BUILD, unique, wait_for  # noqa: E402
+
+IMAGE_DIR = os.path.join(BUILD, "qemu-tests", "guest")
+QEMU = "qemu-system-x86_64"
+
+# The virtio-net offload features (virtio spec 5.1.3): name as the switch's stats
+# print it, feature bit (a guest's /sys/class/net/eth0/device/features is a string
+# of 0/1, bit 0 first), and QEMU's virtio-net-pci property that offers it.
+OFFLOADS = (
+    ("CSUM", 0, "csum"), ("GUEST_CSUM", 1, "guest_csum"), ("GUEST_TSO4", 7, "guest_tso4"),
+    ("GUEST_TSO6", 8, "guest_tso6"), ("GUEST_ECN", 9, "guest_ecn"), ("HOST_TSO4", 11, "host_tso4"),
+    ("HOST_TSO6", 12, "host_tso6"), ("HOST_ECN", 13, "host_ecn"), ("MRG_RXBUF", 15, "mrg_rxbuf"),
+)
+FEATURE_BITS = {name: bit for name, bit, _ in OFFLOADS}
+QEMU_PROPS = {name: prop for name, _, prop in OFFLOADS}
+ALL_OFFLOADS = tuple(FEATURE_BITS)
+
+
+_macs = itertools.count(1)
+
+
+def _next_mac():
+    """A locally administered MAC of its own for every guest (QEMU's default is the same
+    for all, which a learning switch cannot tell apart)."""
+    n = (os.getpid() % 0xffff) << 8 | next(_macs) & 0xff
+    return "52:54:00:%02x:%02x:%02x" % (n >> 16 & 0xff, n >> 8 & 0xff, n & 0xff)
+
+
+def build_image():
+    """Builds (or finds cached) the guest kernel and initramfs; returns their paths."""
+    script = os.path.join(HERE, "guest", "build-initramfs.sh")
+    r = subprocess.run([script, IMAGE_DIR])
+    if r.returncode != 0:
+        raise RuntimeError(f"{script} failed ({r.returncode}); see its messages above")
+    return os.path.join(IMAGE_DIR, "vmlinuz"), os.path.join(IMAGE_DIR, "initrd.gz")
+
+
+def accel():
+    """'kvm' when a guest boots under KVM here, else 'tcg'. VO_ACCEL overrides; the
+    probe's answer is cached in the build tree (a hanging probe costs 20 s once)."""
+    forced = os.environ.get("VO_ACCEL")
+    if forced:
+        return forced
+    cache = os.path.join(IMAGE_DIR, "accel")
+    with contextlib.suppress(OSError):
+        with open(cache) as f:
+            return f.read().strip()
+    answer = "tcg"
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        with contextlib.suppress(Exception):
+            with Vm(IMAGE_DIR, None, accel_="kvm", name="kvmprobe", boot_timeout=20) as probe:
+                probe.run("true", timeout=10)
+                answer = "kvm"
+    with open(cache, "w") as f:
+        f.write(answer + "\n")
+    return answer
+
+
+class Vm:
+    """One guest: 1 vCPU, 512 MB of shared memory, its NIC on the vhost-user socket
+    `sock` (None: no NIC). `offloads` lists the virtio-net offloads its QEMU device
+    offers (default all); the guest's driver takes what the switch offers too.
+
+        with Vm(workdir, sock, ip="10.1.0.1/24", ip6="fd01::1/64") as vm:
+            out = vm.run("ethtool -k eth0")
+    """
+
+    def __init__(self, workdir, sock, ip=None, ip6=None, mac=None, offloads=ALL_OFFLOADS,
+                 name=None, accel_=None, boot_timeout=90, server=False):
+        self.name = name or unique("vm")
+        self.workdir = workdir
+        self.ip = ip.split("/")[0] if ip else None
+        self.ip6 = ip6.split("/")[0] if ip6 else None
+        self._out = ""
+        self._lock = threading.Lock()
+        self._serial = 0
+        kernel, initrd = build_image()
+        self.accel = accel_ or accel()
+        cmdline = ["console=ttyS0", "quiet", "loglevel=1", "panic=-1", f"vo.name={self.name}"]
+        cmdline += [f"vo.ip={ip}"] if ip else []
+        cmdline += [f"vo.ip6={ip6}"] if ip6 else []
+        argv = [QEMU, "-accel", self.accel, "-cpu", "host" if self.accel == "kvm" else "qemu64",
+                "-smp", "1", "-m", "512",
+                "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
+                "-numa", "node,memdev=mem", "-display", "none", "-nodefaults",
+                "-serial", "stdio", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
+                "-append", " ".join(cmdline)]
+        if sock:
+            self.mac = mac or _next_mac()
+            argv += self._nic_args(sock, self.mac, offloads, server)
+        self.log_path = os.path.join(workdir, f"{self.name}.console.log")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        try:
+            wait_for(f"guest {self.name} to boot ({self.accel})", self._booted, boot_timeout, 0.2)
+            self._sync()
+        except Exception:
+            self.stop()
+            raise
+
+    @staticmethod
+    def _nic_args(sock, mac, offloads, server):
+        props = ",".join(f"{QEMU_PROPS[o]}={'on' if o in offloads else 'off'}" for o in ALL_OFFLOADS)
+        chardev = f"socket,id=c0,path={sock}" + (",server=on,wait=off" if server else "")
+        # vectors=0: QEMU 7.2 under TCG crashes starting a vhost-user device with MSI-X.
+        # 1024-entry rings: room for the 45 segments of a 64 KB segment cut for a guest
+        # without GUEST_TSO, a few times over, while the guest is descheduled.
+        return ["-chardev", chardev, "-netdev", "vhost-user,id=n0,chardev=c0",
+                "-device", f"virtio-net-pci,netdev=n0,vectors=0,mac={mac},{props},"
+                "rx_queue_size=1024,tx_queue_size=1024"]
+
+    def _read(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            text = chunk.decode(errors="replace").replace("\r", "")
+            with self._lock:
+                self._out += text
+            self._log.write(text)
+            self._log.flush()
+
+    def console(self):
+        with self._lock:
+            return self._out
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def _booted(self):
+        if not self.alive():
+            raise RuntimeError(f"QEMU for {self.name} exited ({self.proc.returncode}):\n"
+                               + self.console()[-3000:])
+        return "VO-GUEST-READY" in self.console()
+
+    def _type(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def _sync(self):
+        """Waits for the shell: types a marker until it comes back (the serial line drops
+        what arrives before the shell opens it)."""
+        mark = f"__VO_SYNC_{self.name}"
+        # Split by quotes so that the shell's echo of the typed line does not match.
+        deadline = time.monotonic() + 30
+        while mark not in self.console():
+            if time.monotonic() > deadline or not self.alive():
+                raise TimeoutError(f"no shell on {self.name}'s console:\n{self.console()[-2000:]}")
+            self._type(f"stty -echo; echo __VO_''SYNC_{self.name}")
+            time.sleep(0.5)
+
+    def run(self, cmd, timeout=60, check=True):
+        """Runs `cmd` in the guest's shell; returns its output (stdout and stderr)."""
+        self._serial += 1
+        n = self._serial
+        start = len(self.console())
+        self._type(f"echo __VO_''B{n}; {cmd}; echo __VO_''E{n}:$?")
+        pattern = re.compile(rf"__VO_B{n}\n(.*?)__VO_E{n}:(\d+)\n", re.S)
+
+        def done():
+            if not self.alive():
+                raise RuntimeError(f"guest {self.name} died running {cmd!r}:\n"
+                                   + self.console()[-3000:])
+            return pattern.search(self.console(), start)
+
+        m = wait_for(f"`{cmd}` in guest {self.name}", done, timeout, 0.05)
+        out, rc = m.group(1), int(m.group(2))
+        if check and rc != 0:
+            raise RuntimeError(f"`{cmd}` failed in guest {self.name} ({rc}):\n{out}")
+        return out
+
+    # --- what tests read from a guest -------------------------------------------
+
+    def features(self):
+        """Offloads the guest's driver negotiated, by the switch's names."""
+        bits = self.run("cat /sys/class/net/eth0/device/features").strip()
+        return {name for name, b in FEATURE_BITS.items() if b < len(bits) and bits[b] == "1"}
+
+    def ethtool_k(self):
+        """`ethtool -k eth0` as {feature: 'on'|'off'}."""
+        out = self.run("ethtool -k eth0")
+        return {k.strip(): v.split()[0] for k, v in re.findall(r"^([\w-]+): (\w+)", out, re.M)}
+
+    def nic_counters(self):
+        """eth0's rx/tx packets and bytes from sysfs."""
+        keys = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped", "rx_errors")
+        out = self.run("cat " + " ".join(f"/sys/class/net/eth0/statistics/{k}" for k in keys))
+        return dict(zip(keys, map(int, out.split())))
+
+    def virtio_interrupts(self):
+        """Interrupts the guest took from its virtio device (all its IRQ lines)."""
+        total = 0
+        for line in self.run("cat /proc/interrupts").splitlines():
+            if "virtio" in line:
+                total += sum(int(x) for x in line.split()[1:] if x.isdigit())
+        return total
+
+    def tcp_counters(self):
+        """The guest kernel's TCP SNMP counters (InSegs, OutSegs, RetransSegs, InCsumErrors)."""
+        lines = [line for line in self.run("cat /proc/net/snmp").splitlines() if line.startswith("Tcp:")]
+        return {k: int(v) for k, v in zip(lines[0].split()[1:], lines[1].split()[1:])}
+
+    def iperf3_server(self):
+        self.run("iperf3 -s -D")
+
+    def iperf3(self, server, seconds=5, reverse=False, extra=""):
+        """iperf3 from this guest to `server` (or from it, reverse=True); its JSON report."""
+        out = self.run(f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''} {extra}",
+                       timeout=seconds + 60, check=False)
+        start = out.find("{")
+        report = json.loads(out[start:]) if start >= 0 else {"error": out.strip()}
+        if "error" in report:
+            raise RuntimeError(f"iperf3 in {self.name} to {server}: {report['error']}")
+        return report
+
+    def stop(self):
+        if self.alive():
+            with contextlib.suppress(OSError):
+                self._type("poweroff -f")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+            self.proc.wait(5)
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class VethPeer(harness.Netns):
+    """A peer host behind a NIC port without TSO: a namespace on one end of a veth
+    pair whose other end the switch reads with net_af_packet. net_af_packet carries no
+    virtio-net header, so the peer's end sends finished checksums and no large
+    segments (`tx off`, which takes TSO with it). Pass switch_args() to the Switch."""
+
+    def __init__(self, index, port_name, addrs):
+        super().__init__()
+        self.outer, inner = unique("vh"), unique("vp")
+        self.port_name = port_name
+        harness.sh(f"ip link add {self.outer} type veth peer name {inner}")
+        harness.sh(f"ip link set {self.outer} up")
+        self.adopt(inner, addrs)
+        self.run(f"ethtool -K {inner} tx off")
+        self.iface = inner
+        self.index = index
+        self.addr = {6 if ":" in a else 4: a.split("/")[0] for a in addrs}
+
+    def switch_args(self):
+        return ["--nic", f"net_af_packet{self.index},iface={self.outer},framecnt=4096", "--name", self.port_name]
+
+    def close(self):
+        super().close()
+        harness.sh(f"ip link del {self.outer}", check=False)
+
+
+def iperf_summary(report):
+    """Throughput and retransmissions of an iperf3 JSON report."""
+    end = report["end"]
+    return {"gbps": end["sum_received"]["bits_per_second"] / 1e9,
+            "bytes": end["sum_received"]["bytes"],
+            "retransmits": end["sum_sent"].get("retransmits", 0)}
+
+
+def iperf3_server(workdir, ns, port=5201):
+    """iperf3 -s in namespace `ns`, for guests to run their client against."""
+    server = harness.Process(["iperf3", "-s", "-p", str(port)],
+                             os.path.join(workdir, f"iperf3-server-{ns.name}.log"), netns=ns.name)
+    wait_for("iperf3 to listen", lambda: ns.run(f"ss -Hltn sport = :{port}", check=False).strip(), 10)
+    return server
+
+
+def netns_iperf3(ns, server, seconds=5, reverse=False):
+    """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report."""
+    out = ns.run(f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}",
+                 check=False, timeout=seconds + 60)
+    report = json.loads(out)
+    if "error" in report:
+        raise RuntimeError(f"iperf3 from {ns.name} to {server}: {report['error']}")
+    return report
