@@ -91,7 +91,7 @@ class Vm:
     """
 
     def __init__(self, workdir, sock, ip=None, ip6=None, mac=None, offloads=ALL_OFFLOADS,
-                 name=None, accel_=None, boot_timeout=90, server=False):
+                 name=None, accel_=None, boot_timeout=90, server=False, boot_args=()):
         self.name = name or unique("vm")
         self.workdir = workdir
         self.ip = ip.split("/")[0] if ip else None
@@ -104,6 +104,7 @@ class Vm:
         cmdline = ["console=ttyS0", "quiet", "loglevel=1", "panic=-1", f"vo.name={self.name}"]
         cmdline += [f"vo.ip={ip}"] if ip else []
         cmdline += [f"vo.ip6={ip6}"] if ip6 else []
+        cmdline += list(boot_args)
         argv = [QEMU, "-accel", self.accel, "-cpu", "host" if self.accel == "kvm" else "qemu64",
                 "-smp", "1", "-m", "512",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
@@ -302,11 +303,17 @@ def iperf3_server(workdir, ns, port=5201):
     return server
 
 
-def netns_iperf3(ns, server, seconds=5, reverse=False):
-    """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report."""
-    out = ns.run(f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}",
-                 check=False, timeout=seconds + 60)
-    report = json.loads(out)
+def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=0):
+    """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report.
+    wait_server: seconds to keep trying while the server is not listening yet."""
+    deadline = time.monotonic() + wait_server
+    while True:
+        out = ns.run(f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}",
+                     check=False, timeout=seconds + 60)
+        report = json.loads(out)
+        if "Connection refused" not in report.get("error", "") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     if "error" in report:
         raise RuntimeError(f"iperf3 from {ns.name} to {server}: {report['error']}")
     return report

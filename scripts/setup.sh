@@ -13,6 +13,8 @@ PACKAGES=(
   iproute2 ethtool iperf3 tshark  # network namespaces, kernel peers, captures
   procps psmisc
   qemu-system-x86 cpio            # real guests (qemu-tests/)
+  libvirt-daemon-system libvirt-clients  # the libvirt domain test
+  python3-matplotlib              # the demo's plot
 )
 
 missing=()
