@@ -11,6 +11,37 @@ bool to_u32(const char* s, uint32_t& out) {
   return ec == std::errc() && *p == '\0';
 }
 
+// --netns, --mtu, --queues: options of the --tap just before them.
+bool kernel_port_option(Config& c, const std::string& opt, const char* v, const uint32_t* n,
+                        std::string& error) {
+  if (c.ports.empty() || c.ports.back().kind != PortKind::Tap) {
+    error = opt + " applies to a kernel port only: put it after the --tap it belongs to";
+    return false;
+  }
+  PortSpec& p = c.ports.back();
+  if (opt == "--netns") {
+    p.netns = v;
+    return true;
+  }
+  if (n == nullptr) {
+    error = "option " + opt + " takes a whole number, not '" + v + "'";
+    return false;
+  }
+  if (opt == "--mtu" && (*n < 68 || *n > 65535)) {
+    error = "--mtu " + std::string(v) + " is out of range: a TAP takes 68 to 65535";
+    return false;
+  }
+  if (opt == "--queues" && (*n < 1 || *n > 16)) {
+    error = "--queues " + std::string(v) + " is out of range: give 1 to 16";
+    return false;
+  }
+  if (opt == "--mtu")
+    p.mtu = *n;
+  else
+    p.queues = uint16_t(*n);
+  return true;
+}
+
 }  // namespace
 
 std::string usage(const char* prog) {
@@ -27,6 +58,9 @@ Ports (at least one; the switch learns MACs across all of them):
                           server=on), reconnecting whenever QEMU restarts
   --nic DEVARGS           uplink: any DPDK ethdev, e.g. net_tap0,iface=vo0 |
                           net_af_packet0,iface=veth0 | 0000:00:04.0 | net_null0
+  --tap NAME              kernel port: a TAP with virtio-net headers through which the
+                          host's TCP stack sends and takes 64 KB segments whole; created,
+                          or attached to if a TAP of that name exists
 Options for the port named just before them:
   --name NAME             name shown in logs and stats (default: socket file or device name)
   --disable LIST          switch offloads off, comma-separated:
@@ -34,7 +68,17 @@ Options for the port named just before them:
                                          guest-tso4 guest-tso6 guest-ecn mrg-rxbuf
                                          (groups: tso host-tso guest-tso ecn all)
                             uplinks:     tso csum gro
+                            kernel ports: tso4 tso6 csum ecn gro (group: tso); each off
+                                         withdraws the TUN_F_* offload from the kernel
+                                         and has the switch cut or checksum instead
+                                         (csum off takes TSO with it; ecn only stops
+                                         the kernel sending CWR-marked segments whole)
   --no-gro                do not merge segments received on this port
+  --netns NS              kernel port: put the TAP in network namespace NS (as made by
+                          `ip netns add NS`); the port goes down if NS is deleted
+  --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
+  --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
+                          have been created multi_queue), default 1
 
 Datapath:
   --datapath-lcore N      lcore of the forwarding loop (default: the last lcore in -l)
@@ -58,7 +102,8 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
   Config c;
   auto need_port = [&](const char* opt) -> PortSpec* {
     if (c.ports.empty()) {
-      error = std::string(opt) + " must follow the --vhost, --vhost-client or --nic it applies to";
+      error = std::string(opt) +
+              " must follow the --vhost, --vhost-client, --nic or --tap it applies to";
       return nullptr;
     }
     return &c.ports.back();
@@ -94,10 +139,14 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
       if (!numeric) error = "option " + opt + " takes a whole number, not '" + v + "'";
       return numeric;
     };
-    if (a == "--vhost" || a == "--vhost-client" || a == "--nic") {
-      PortKind k = a == "--nic" ? PortKind::Nic
-                                : a == "--vhost" ? PortKind::Vhost : PortKind::VhostClient;
+    if (a == "--vhost" || a == "--vhost-client" || a == "--nic" || a == "--tap") {
+      PortKind k = a == "--nic"     ? PortKind::Nic
+                   : a == "--tap"   ? PortKind::Tap
+                   : a == "--vhost" ? PortKind::Vhost
+                                    : PortKind::VhostClient;
       c.ports.push_back(PortSpec{k, v, "", "", true});
+    } else if (a == "--netns" || a == "--mtu" || a == "--queues") {
+      if (!kernel_port_option(c, a, v, numeric ? &n : nullptr, error)) return std::nullopt;
     } else if (a == "--name" || a == "--disable") {
       PortSpec* p = need_port(a.c_str());
       if (!p) return std::nullopt;
@@ -126,7 +175,7 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     }
   }
   if (!c.help && c.ports.empty()) {
-    error = "no ports: add at least one --vhost, --vhost-client or --nic (see --help)";
+    error = "no ports: add at least one --vhost, --vhost-client, --nic or --tap (see --help)";
     return std::nullopt;
   }
   return c;

@@ -11,14 +11,18 @@
 
 namespace vo::cli {
 
-enum class PortKind { Vhost, VhostClient, Nic };
+enum class PortKind { Vhost, VhostClient, Nic, Tap };
 
 struct PortSpec {
   PortKind kind;
-  std::string target;   // socket path or devargs
+  std::string target;   // socket path, devargs or TAP name
   std::string name;
   std::string disable;  // comma-separated offload switches
   bool gro = true;
+  // Kernel ports (--tap) only:
+  std::string netns;    // create or attach the TAP inside this named namespace
+  uint32_t mtu = 0;     // 0: leave the device's
+  uint16_t queues = 1;  // >1: IFF_MULTI_QUEUE
 };
 
 struct Config {

@@ -32,6 +32,25 @@ TEST(Cli, PortsWithTheirOptionsAndEalArguments) {
   EXPECT_EQ(c->eal_args, (std::vector<std::string>{"-l", "0,1"}));
 }
 
+TEST(Cli, KernelPortWithItsOptions) {
+  std::string err;
+  auto c = run({"--tap", "vo-k0", "--name", "host", "--disable", "tso4,ecn", "--netns", "peer",
+                "--mtu", "9000", "--queues", "2", "--tap", "vo-k1"},
+               err);
+  ASSERT_TRUE(c) << err;
+  ASSERT_EQ(c->ports.size(), 2u);
+  EXPECT_EQ(c->ports[0].kind, PortKind::Tap);
+  EXPECT_EQ(c->ports[0].target, "vo-k0");
+  EXPECT_EQ(c->ports[0].name, "host");
+  EXPECT_EQ(c->ports[0].disable, "tso4,ecn");
+  EXPECT_EQ(c->ports[0].netns, "peer");
+  EXPECT_EQ(c->ports[0].mtu, 9000u);
+  EXPECT_EQ(c->ports[0].queues, 2u);
+  EXPECT_EQ(c->ports[1].netns, "");
+  EXPECT_EQ(c->ports[1].mtu, 0u);
+  EXPECT_EQ(c->ports[1].queues, 1u);
+}
+
 struct BadLine {
   std::vector<const char*> args;
   const char* says;
@@ -44,6 +63,10 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--vhost"}, "needs a value"},
       {{"--nic", "net_null0", "--mbufs", "many"}, "whole number"},
       {{"--nic", "net_null0", "--frobnicate", "1"}, "unknown option --frobnicate"},
+      {{"--nic", "net_null0", "--netns", "x"}, "applies to a kernel port only"},
+      {{"--tap", "k0", "--mtu", "20"}, "a TAP takes 68 to 65535"},
+      {{"--tap", "k0", "--queues", "0"}, "out of range"},
+      {{"--tap", "k0", "--queues", "two"}, "whole number"},
   };
   for (const auto& r : rows) {
     std::string err;
@@ -54,7 +77,8 @@ TEST(Cli, BadLinesSayWhatToDo) {
 
 TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
-  for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--name", "--disable", "--no-gro",
+  for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
+                          "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--gso-copy", "--help"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;

@@ -18,6 +18,7 @@
 #include "vswitch/datapath.h"
 #include "vswitch/log.h"
 #include "vswitch/nic_port.h"
+#include "vswitch/tap_port.h"
 #include "vswitch/telemetry.h"
 
 namespace {
@@ -80,12 +81,48 @@ bool nic_options(const vo::cli::PortSpec& s, vo::NicOptions& o, std::string& err
   return true;
 }
 
+bool tap_options(const vo::cli::PortSpec& s, vo::TapOptions& o, std::string& error) {
+  o.ifname = s.target;
+  o.name = s.name;
+  o.netns = s.netns;
+  o.mtu = s.mtu;
+  o.queues = s.queues;
+  o.gro = s.gro;
+  std::string list = s.disable;
+  size_t pos = 0;
+  while (pos < list.size()) {
+    size_t comma = std::min(list.find(',', pos), list.size());
+    std::string item = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item == "tso4") o.tso4 = false;
+    else if (item == "tso6") o.tso6 = false;
+    else if (item == "tso") o.tso4 = o.tso6 = false;
+    else if (item == "csum") o.csum = false;  // TUN_F_TSO* need TUN_F_CSUM
+    else if (item == "ecn") o.ecn = false;
+    else if (item == "gro") o.gro = false;
+    else if (!item.empty()) {
+      error = "unknown offload '" + item + "' for kernel port " + s.target +
+              " (known: tso4, tso6, tso, csum, ecn, gro)";
+      return false;
+    }
+  }
+  return true;
+}
+
 struct Switch {
   rte_mempool* pool = nullptr;
   rte_mempool* indirect = nullptr;
   std::unique_ptr<vo::Datapath> dp;
+  std::shared_ptr<vo::TapReadiness> tap_readiness;  // shared by every kernel port
   std::vector<std::unique_ptr<vo::Port>> ports;
 };
+
+std::unique_ptr<vo::Port> open_tap(const vo::cli::PortSpec& s, Switch& sw, std::string& error) {
+  vo::TapOptions o;
+  if (!tap_options(s, o, error)) return nullptr;
+  if (!sw.tap_readiness && !(sw.tap_readiness = vo::TapReadiness::create(error))) return nullptr;
+  return vo::TapPort::open(o, sw.pool, sw.tap_readiness, error);
+}
 
 bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
   sw.pool = rte_pktmbuf_pool_create("vo_pkts", c.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -106,6 +143,8 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
       vo::NicOptions o;
       if (!nic_options(s, o, error)) return false;
       port = vo::NicPort::open(o, sw.pool, error);
+    } else if (s.kind == vo::cli::PortKind::Tap) {
+      port = open_tap(s, sw, error);
     } else {
       vo::vhost::VhostOptions o;
       o.path = s.target;

@@ -105,13 +105,16 @@ class Process:
 
 
 class Switch:
-    """vhost-offload on lcores 0 (control) and 1 (datapath), without hugepages."""
+    """vhost-offload on lcores 0 (control) and 1 (datapath), without hugepages.
+    `eal_mem` replaces the EAL memory options (default: --no-huge -m 1024), e.g.
+    ["-m", "1024", "--huge-unlink"] to run on hugepages."""
 
-    def __init__(self, workdir, port_args, extra_args=(), lcores="0,1"):
+    def __init__(self, workdir, port_args, extra_args=(), lcores="0,1", eal_mem=None):
         self.prefix = unique("vot")
         self.workdir = workdir
+        mem = ["--no-huge", "-m", "1024"] if eal_mem is None else list(eal_mem)
         argv = [SWITCH_BIN] + list(port_args) + list(extra_args) + [
-            "--", "-l", lcores, "--no-huge", "-m", "1024", "--no-pci",
+            "--", "-l", lcores] + mem + ["--no-pci",
             "--file-prefix", self.prefix, "--log-level=lib.eal:warning"]
         self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"),
                                runtime_dir=dpdk_runtime_dir(self.prefix))
@@ -225,18 +228,65 @@ class TapHost(Netns):
         self.addr = addr
 
 
+class KernelHost(Netns):
+    """A peer host behind a kernel port of the switch (--tap): the switch creates the TAP
+    inside this namespace itself (--netns). Pass switch_args() to the Switch, then attach()
+    once it runs. `disable` is the port's --disable list."""
+
+    def __init__(self, port_name, disable=None, mtu=None):
+        super().__init__("vokern")
+        self.tap = unique("vk")
+        self.port_name = port_name
+        self.disable = disable
+        self.mtu = mtu
+        self.addr = None
+
+    def switch_args(self):
+        args = ["--tap", self.tap, "--name", self.port_name, "--netns", self.name]
+        if self.disable:
+            args += ["--disable", self.disable]
+        if self.mtu:
+            args += ["--mtu", str(self.mtu)]
+        return args
+
+    def attach(self, addr, mac=None):
+        wait_for(f"interface {self.tap} in {self.name}",
+                 lambda: self.run(f"ip link show {self.tap}", check=False).strip(), 10)
+        if mac:
+            self.run(f"ip link set {self.tap} address {mac}")
+        self.run(f"ip addr add {addr}/{64 if ':' in addr else 24} dev {self.tap} "
+                 f"{'nodad' if ':' in addr else ''}")
+        self.run(f"ip link set {self.tap} up")
+        self.addr = addr
+
+    def link_stats(self):
+        """The TAP's own counters as the namespace's kernel sees them (rx: from the switch)."""
+        base = f"/sys/class/net/{self.tap}/statistics"
+        return {k: int(self.run(f"cat {base}/{k}")) for k in
+                ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes")}
+
+    def features(self):
+        """`ethtool -k` of the TAP: feature name -> True when on."""
+        out = {}
+        for line in self.run(f"ethtool -k {self.tap}").splitlines()[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                out[k.strip()] = v.split()[0] == "on"
+        return out
+
+
 class Iperf3:
     """An iperf3 TCP test from `client` to `server` (Netns) for `seconds`, running in the
     background; result() waits for it and returns iperf3's JSON report."""
 
-    def __init__(self, workdir, client, server, seconds, port=5201):
+    def __init__(self, workdir, client, server, seconds, port=5201, client_args=()):
         self.server = Process(["iperf3", "-s", "-1", "-p", str(port)],
                               os.path.join(workdir, f"iperf3-server-{server.name}.log"), netns=server.name)
         wait_for("iperf3 to listen",
                  lambda: server.run(f"ss -Hltn sport = :{port}", check=False).strip(), 10)
         self.report = os.path.join(workdir, f"iperf3-{client.name}.json")
         self.client = Process(["iperf3", "-c", server.addr, "-p", str(port), "-t", str(seconds),
-                               "-J", "--logfile", self.report],
+                               "-J", "--logfile", self.report] + list(client_args),
                               os.path.join(workdir, f"iperf3-client-{client.name}.log"), netns=client.name)
         self.seconds = seconds
 
@@ -266,14 +316,16 @@ class Testpmd:
     traffic source, driven through its interactive prompt."""
 
     def __init__(self, workdir, vdevs, setup_cmds=(), extra_args=(), lcores="0,1", main_lcore=1,
-                 mbufs=16384):
+                 mbufs=16384, eal_mem=None):
+        # eal_mem: EAL memory options instead of the default --no-huge -m 1024
         self.prefix = unique("vop")
+        mem = ["--no-huge", "-m", "1024"] if eal_mem is None else list(eal_mem)
         cmdfile = os.path.join(workdir, f"{self.prefix}.cmds")
         with open(cmdfile, "w") as f:
             f.write("\n".join(setup_cmds) + "\n")
         # Unbuffered, so that the log shows each answer as it is printed.
-        argv = ["stdbuf", "-o0", "-e0", "dpdk-testpmd", "-l", lcores, "--main-lcore", str(main_lcore), "--no-huge", "-m",
-                "1024", "--no-pci", "--file-prefix", self.prefix, "--log-level=lib.eal:warning"]
+        argv = ["stdbuf", "-o0", "-e0", "dpdk-testpmd", "-l", lcores, "--main-lcore", str(main_lcore)] + mem + [
+                "--no-pci", "--file-prefix", self.prefix, "--log-level=lib.eal:warning"]
         for v in vdevs:
             argv += ["--vdev", v]
         argv += ["--", "-i", f"--total-num-mbufs={mbufs}", f"--cmdline-file={cmdfile}"] + list(extra_args)
