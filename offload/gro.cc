@@ -40,27 +40,6 @@ struct GroTable::Impl {
     mask = size - 1;
   }
 
-  // Any function of the key will do; this one reads only the fields that tell
-  // flows apart in practice (addresses, ports, VNI: flows that differ only
-  // in the rest share a probe chain and are told apart by the comparison). A
-  // CRC over the whole 104-byte key was a chain of 13 dependent crc32
-  // instructions, an eighth of the time per merged segment.
-  static uint32_t hash_key(const gro::FlowKey& k) {
-    auto word = [](const void* p) {
-      uint64_t v;
-      std::memcpy(&v, p, 8);
-      return v;
-    };
-    uint64_t ports = uint64_t(k.src_port.raw()) | uint64_t(k.dst_port.raw()) << 16 |
-                     uint64_t(k.vni) << 32;
-    uint64_t x = (word(k.src) ^ word(k.dst + 8)) * 0x9e3779b97f4a7c15ull +
-                 (word(k.dst) ^ word(k.src + 8)) * 0xc2b2ae3d27d4eb4full +
-                 ports * 0x165667b19e3779f9ull;
-    x ^= x >> 29;
-    x *= 0xbf58476d1ce4e5b9ull;
-    return uint32_t(x ^ (x >> 32));
-  }
-
   int32_t find(const gro::FlowKey& k, uint32_t h) const {
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
       int32_t s = index[i];
@@ -134,13 +113,25 @@ struct GroTable::Impl {
 void GroTable::Impl::take(rte_mbuf* m, uint64_t now, rte_mbuf** out, uint16_t& n_out) {
   stats.packets_in++;
   Segment seg;
+  uint32_t h;
+  if (gro::raw_flow_hash(m, h)) {
+    for (uint32_t i = h & mask; index[i] >= 0; i = (i + 1) & mask) {
+      Flow& f = flows[index[i]];
+      if (f.hash == h && gro::fast_join(f, m, seg)) {
+        gro::append(f, seg);
+        // A segment shorter than the MSS ends the burst of the sender.
+        if (seg.payload_len < f.mss) out[n_out++] = emit(uint16_t(index[i]));
+        return;
+      }
+    }
+  }
   Eligibility e = gro::classify(m, seg);
   if (e == Eligibility::NotTcp) {
     stats.passed_through++;
     out[n_out++] = m;
     return;
   }
-  uint32_t h = hash_key(seg.key);
+  h = gro::flow_hash(seg.key);
   int32_t s = find(seg.key, h);
   if (e != Eligibility::Mergeable) {
     if (e == Eligibility::BadChecksum) stats.checksum_bad++;
@@ -189,7 +180,11 @@ GroCounts GroTable::input(std::span<rte_mbuf* const> pkts, uint64_t now_tsc,
   size_t room = out.size() > impl_->active.size() ? out.size() - impl_->active.size() : 0;
   GroCounts c;
   c.consumed = uint16_t(std::min(pkts.size(), room));
-  for (uint16_t i = 0; i < c.consumed; ++i) impl_->take(pkts[i], now_tsc, out.data(), c.emitted);
+  for (uint16_t i = 0; i < c.consumed; ++i) {
+    // The next packet's headers load while this one is merged.
+    if (i + 1 < c.consumed) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    impl_->take(pkts[i], now_tsc, out.data(), c.emitted);
+  }
   return c;
 }
 

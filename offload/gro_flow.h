@@ -50,6 +50,32 @@ enum class Eligibility : uint8_t {
 
 // Parses `m` and fills `s` (key valid unless NotTcp).
 Eligibility classify(rte_mbuf* m, Segment& s);
+// Whether the checksums of a parsed segment are known good: the NIC's verdict
+// where it gave one, verified in software where it did not.
+bool checksums_ok(const rte_mbuf* m, const Layout& l);
+// Largest TCP payload a merged packet of this layout may carry (IP lengths <= 65,535).
+uint32_t payload_limit(const Layout& l);
+
+// The index hash of a flow: its addresses, ports (both as on the wire) and
+// VNI. flow_hash(key) and raw_flow_hash(m) agree.
+uint32_t flow_hash(const uint8_t* src, const uint8_t* dst, IpVer ver, uint32_t ports,
+                   uint32_t vni);
+uint32_t flow_hash(const FlowKey& k);
+// The hash of a plain (untunnelled, untagged or tagged) TCP segment read from
+// its bytes without parsing it; false when `m` is not one.
+bool raw_flow_hash(const rte_mbuf* m, uint32_t& hash);
+
+// The fast path's picture of a flow: the head's headers as 8-byte words, and a
+// mask of the bytes every segment of the flow must repeat exactly (all but the
+// IP length, ID and header checksum, TCP sequence number, window and checksum).
+// A segment that matches passes every test classify() and can_join() would
+// make of those bytes; one that does not takes the full path, which decides.
+struct HeaderTemplate {
+  static constexpr uint32_t kWords = 16;  // headers up to 128 bytes
+  uint8_t words = 0;                      // 0: no fast path for this flow
+  uint64_t bytes[kWords];                 // already masked
+  uint64_t mask[kWords];
+};
 
 // A held flow: the first segment (whose headers the merged packet keeps) and
 // the chain of payloads appended to it.
@@ -66,12 +92,18 @@ struct Flow {
   uint16_t last_ip_id;
   uint8_t flags_seen;
   uint64_t start_tsc;
+  HeaderTemplate tmpl;
 };
 
 enum class Join : uint8_t { Merge, OutOfOrder, Mismatch };
 
 // Whether `s` can be appended to `f` (sequence, ACK, options, IP fields, ID, size).
 Join can_join(const Flow& f, const Segment& s);
+// Builds f.tmpl from the head (called by start_flow).
+void make_template(Flow& f);
+// The fast path: true when `m` is the next segment of `f` and may be appended
+// to it, with `s` filled for append(). False decides nothing.
+bool fast_join(const Flow& f, rte_mbuf* m, Segment& s);
 void start_flow(Flow& f, const Segment& s, uint32_t hash, uint64_t now);
 // Appends the payload of `s` to `f` (strips its headers; takes the mbuf).
 void append(Flow& f, Segment& s);

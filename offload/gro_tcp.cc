@@ -63,6 +63,8 @@ bool ipv4_header_ok(const rte_mbuf* m, uint32_t off, bool trust_flags) {
   return ipv4_header_checksum(*ip) == ip->checksum.raw();
 }
 
+}  // namespace
+
 // Known good: the NIC said so (GOOD, or NONE: "data valid, field not filled",
 // as a virtio NEEDS_CSUM packet arrives), or it verifies in software.
 bool checksums_ok(const rte_mbuf* m, const Layout& l) {
@@ -81,6 +83,8 @@ bool checksums_ok(const rte_mbuf* m, const Layout& l) {
   return sum_mbuf(c, m, l.l4_off, l4_bytes) && c.finish() == 0;
 }
 
+namespace {
+
 // IP fields that must be equal in every merged segment: TOS/traffic class
 // (and so ECN: a CE mark is never folded into a flow without it), TTL, DF.
 bool ip_fields_match(const rte_mbuf* a, const rte_mbuf* b, IpVer ver, uint32_t off) {
@@ -96,6 +100,8 @@ bool ip_fields_match(const rte_mbuf* a, const rte_mbuf* b, IpVer ver, uint32_t o
   return x->vtc_flow == y->vtc_flow && x->hop_limit == y->hop_limit;
 }
 
+}  // namespace
+
 // Largest TCP payload the merged packet may carry without an IP length (inner
 // or outer) exceeding 65,535.
 uint32_t payload_limit(const Layout& l) {
@@ -107,8 +113,6 @@ uint32_t payload_limit(const Layout& l) {
   if (l.tunnel) limit = std::min(limit, room(l.outer_ip, l.outer_l3_off, l.header_len()));
   return limit;
 }
-
-}  // namespace
 
 bool FlowKey::operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof(o)) == 0; }
 
@@ -173,6 +177,7 @@ void start_flow(Flow& f, const Segment& s, uint32_t hash, uint64_t now) {
       s.layout.ip == IpVer::V4 ? header_at<Ipv4Hdr>(s.m, s.layout.l3_off)->id.get() : 0;
   f.flags_seen = s.tcp_flags;
   f.start_tsc = now;
+  make_template(f);
 }
 
 void append(Flow& f, Segment& s) {
