@@ -306,6 +306,17 @@ class Iperf3:
         self.server.stop()
 
 
+def iperf3_both_ways(workdir, a, b, seconds, later):
+    """iperf3 from host a to host b, then from b to a; yields (client, server, report)
+    for each, after checking that data arrived."""
+    for client, server, port in ((a, b, 5201), (b, a, 5202)):
+        run = Iperf3(workdir, client, server, seconds, port=port)
+        later(run)
+        report = run.result()
+        assert report["end"]["sum_received"]["bytes"] > 0, f"{client.name} -> {server.name}: no data"
+        yield client, server, report
+
+
 def wait_iface(name, timeout=10):
     wait_for(f"interface {name}", lambda: os.path.exists(f"/sys/class/net/{name}"), timeout)
 
