@@ -9,7 +9,9 @@ namespace {
 
 bool takes_whole(const TxCaps& caps, const rte_mbuf* m) {
   bool v4 = m->ol_flags & RTE_MBUF_F_TX_IPV4;
-  return (v4 ? caps.tso4 : caps.tso6) && m->pkt_len <= caps.max_large &&
+  bool tunnel = m->ol_flags & RTE_MBUF_F_TX_TUNNEL_MASK;
+  return (v4 ? caps.tso4 : caps.tso6) && (!tunnel || caps.tunnel_tso) &&
+         m->pkt_len <= caps.max_large &&
          segment_frame_len(m) <= caps.max_tso_frame;
 }
 

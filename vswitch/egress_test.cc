@@ -16,7 +16,7 @@ namespace {
 
 using testing::TcpSpec;
 
-enum class Kind { Large4, Large6, Partial, Final };
+enum class Kind { Large4, Large6, LargeVxlan, Partial, Final };
 enum class Outcome { Whole, Cut, Finished, Untouched, TooBig };
 
 struct Row {
@@ -26,8 +26,10 @@ struct Row {
   Outcome outcome;
 };
 
-TxCaps caps(bool tso4, bool tso6, bool csum, uint32_t max_frame = 1514, uint32_t max_tso = 1514) {
+TxCaps caps(bool tso4, bool tso6, bool csum, uint32_t max_frame = 1514, uint32_t max_tso = 1514,
+            bool tunnel_tso = false) {
   TxCaps c;
+  c.tunnel_tso = tunnel_tso;
   c.tso4 = tso4;
   c.tso6 = tso6;
   c.l4_csum = csum;
@@ -42,14 +44,16 @@ class Egress : public ::testing::Test {
   testing::Pool hdr{"eg_hdr", 512, 2048};
   testing::Pool ind{"eg_ind", 512, 0};
 
-  // The largest MSS whose segments fit a 1514-byte frame (timestamps included).
-  static uint16_t mss(Kind k) { return k == Kind::Large6 ? 1428 : 1448; }
+  // The largest MSS whose segments fit a 1514-byte frame (timestamps included;
+  // VXLAN adds 50 bytes of outer headers).
+  static uint16_t mss(Kind k) { return k == Kind::Large6 ? 1428 : k == Kind::LargeVxlan ? 1398 : 1448; }
 
   rte_mbuf* make(Kind k) {
     TcpSpec s;
     s.tcp_options = testing::tcp_timestamp_option(7, 9);
     if (k == Kind::Large6) s.ip = IpVer::V6, s.src = "fd00::1", s.dst = "fd00::2";
-    bool large = k == Kind::Large4 || k == Kind::Large6;
+    if (k == Kind::LargeVxlan) s.vxlan = testing::VxlanSpec{};
+    bool large = k == Kind::Large4 || k == Kind::Large6 || k == Kind::LargeVxlan;
     s.payload_len = large ? 20000 : 1000;
     s.checksum = k == Kind::Final ? testing::L4Checksum::Full : testing::L4Checksum::Partial;
     rte_mbuf* m = testing::make_mbuf(big, testing::build_frame(s));
@@ -64,6 +68,10 @@ TEST_F(Egress, DecidesFromThePortsCapabilities) {
       {"large v4 to a TSO port leaves whole", Kind::Large4, caps(true, true, true), Outcome::Whole},
       {"large v6 to an IPv4-only TSO port is cut", Kind::Large6, caps(true, false, true), Outcome::Cut},
       {"large v4 to a port without TSO is cut", Kind::Large4, caps(false, false, false), Outcome::Cut},
+      {"large VXLAN to a TSO port without tunnel TSO is cut", Kind::LargeVxlan,
+       caps(true, true, false), Outcome::Cut},
+      {"large VXLAN to a port with tunnel TSO leaves whole", Kind::LargeVxlan,
+       caps(true, true, true, 1514, 1514, true), Outcome::Whole},
       {"large v4 whose MSS exceeds the port's cut size is cut", Kind::Large4,
        caps(true, true, true, 1514, 1500), Outcome::Cut},
       {"large v4 whose segments exceed the port's frame is dropped", Kind::Large4,

@@ -62,7 +62,8 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   uint64_t want_tx = RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
   if (opts.csum) want_tx |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM |
                             RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
-  if (opts.tso) want_tx |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+  if (opts.tso) want_tx |= RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_VXLAN_TNL_TSO |
+                           RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM;
   uint64_t tx = want_tx & info.tx_offload_capa;
   uint64_t rx = (RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM |
                  RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) & info.rx_offload_capa;
@@ -84,6 +85,8 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   TxCaps& c = port->caps_;
   c.l4_csum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) && (tx & RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
   c.tso4 = c.tso6 = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) && c.l4_csum;
+  c.tunnel_tso = c.tso4 && (tx & RTE_ETH_TX_OFFLOAD_VXLAN_TNL_TSO) &&
+                 (tx & RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM);
   // A segment the device cuts, and any frame it sends, must fit its MTU (net_tap drops
   // a TSO packet whose MSS plus headers exceeds it).
   c.max_frame = std::min<uint32_t>(mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN,

@@ -20,6 +20,9 @@ struct TxCaps {
   bool tso4 = false;       // takes IPv4 large segments whole
   bool tso6 = false;       // takes IPv6 large segments whole
   bool l4_csum = false;    // takes packets with a partial TCP/UDP checksum
+  // Takes VXLAN large segments whole (a NIC with VXLAN_TNL_TSO); a virtio_net_hdr
+  // has no tunnel GSO type, so guests and kernel ports get them cut.
+  bool tunnel_tso = false;
   uint32_t max_frame = 1514;  // largest L2 frame it can send (no FCS)
   uint32_t max_large = 65535 + 18 + 40;  // largest large segment it takes whole
   // Largest frame of a segment the port cuts itself (headers + MSS).
