@@ -131,7 +131,10 @@ Eligibility classify(rte_mbuf* m, Segment& s) {
   s.seq = tcp->seq();
   s.payload_len = l.payload_len();
   s.tcp_flags = tcp->flags;
-  if ((s.tcp_flags & kBreakingFlags) || !(s.tcp_flags & TcpHdr::kAck) || s.payload_len == 0)
+  // A sender's large segment already is what GRO makes: it flushes its flow
+  // and goes on whole, with its own MSS.
+  if ((s.tcp_flags & kBreakingFlags) || !(s.tcp_flags & TcpHdr::kAck) || s.payload_len == 0 ||
+      (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG))
     return Eligibility::FlowBreaking;
   if (!checksums_ok(m, l)) return Eligibility::BadChecksum;
   return Eligibility::Mergeable;

@@ -2,6 +2,7 @@
 // readable specs and checked by an independent decoder (packet_check.h): the
 // expected merged packet is computed here with plain byte arithmetic.
 #include "offload/gro.h"
+#include "offload/metadata.h"
 
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
@@ -560,6 +561,30 @@ TEST_P(GroVariant, ShortSegmentEndsTheFlow) {
   ASSERT_EQ(b.out.size(), 2u);
   expect_merged(b.out[0], slice(f, 0, 2));
   expect_unchanged(b.out[1], in[2], f[2]);
+  free_all(b.out);
+}
+
+// A large segment (a sender's TSO packet, marked for segmentation) is never
+// merged, and never overtakes the segments of its flow held before it: they
+// leave first, then it, unchanged and still marked with its own MSS.
+TEST_P(GroVariant, LargeSegmentFlushesItsFlowAndPassesWhole) {
+  TcpSpec base = base_spec(GetParam());
+  TcpSpec big = nth(base, 2);
+  big.payload_len = 20 * kMss;
+  std::vector<Bytes> f = {stream_frame(nth(base, 0), base.seq), stream_frame(nth(base, 1), base.seq),
+                          stream_frame(big, base.seq)};
+  std::vector<rte_mbuf*> in = mbufs(slice(f, 0, 2));
+  in.push_back(mbuf(f[2], 0, 1500));  // a chain, as a guest's 64 KB segment can arrive
+  ASSERT_EQ(mark_tso(in[2], kMss), Reason::Ok);
+  const uint64_t marked = in[2]->ol_flags;
+  GroTable t(GroConfig{});
+  Burst b = run(t, in);
+  ASSERT_EQ(b.out.size(), 2u);
+  EXPECT_EQ(b.by_input, 2u);
+  expect_merged(b.out[0], slice(f, 0, 2));
+  expect_unchanged(b.out[1], in[2], f[2]);
+  EXPECT_EQ(b.out[1]->ol_flags, marked);
+  EXPECT_EQ(b.out[1]->tso_segsz, kMss);
   free_all(b.out);
 }
 

@@ -66,8 +66,12 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
     unlink(opts.path.c_str());
   }
   std::unique_ptr<VhostPort> port(new VhostPort(opts, pool, std::move(quiesce)));
+  // EXTBUF: a guest's 64 KB segment arrives in one external buffer instead of a
+  // chain of 32 mbufs: one copy out of the guest, one buffer for GSO to slice
+  // and checksum, one source for the copy into the next guest. Measured with
+  // tools/bench switch: VM->VM 13 -> 22 Gbit/s, guest TSO cut for a NIC 9 -> 24.
   uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS | RTE_VHOST_USER_NET_STATS_ENABLE |
-                   (opts.client ? RTE_VHOST_USER_CLIENT : 0);
+                   RTE_VHOST_USER_EXTBUF_SUPPORT | (opts.client ? RTE_VHOST_USER_CLIENT : 0);
   const char* path = opts.path.c_str();
   if (rte_vhost_driver_register(path, flags) != 0) {
     error = "cannot register vhost-user socket " + opts.path +

@@ -157,14 +157,16 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
 }
 
 // Merging pays only toward a port that takes the merged packet whole: one with
-// TSO for this IP version whose cut size fits this packet's segments.
+// TSO for this IP version. Every packet bound there goes through the GRO table,
+// large segments and frames too big to merge included: the table passes those
+// on in their place, where sending them past it would overtake the segments of
+// their flow it holds (and the receiver would see them out of order).
 bool Datapath::merge_toward(uint16_t out, const rte_mbuf* m) const {
   const Port* p = ports_[out]->port;
-  if (!p->ready() || is_large_segment(m)) return false;
+  if (!p->ready()) return false;
   TxCaps caps = p->tx_caps();
   uint16_t type = frame_l2(m).ether_type;
-  bool tso = type == kEtherTypeIpv4 ? caps.tso4 : type == kEtherTypeIpv6 && caps.tso6;
-  return tso && m->pkt_len <= caps.max_tso_frame;
+  return type == kEtherTypeIpv4 ? caps.tso4 : type == kEtherTypeIpv6 && caps.tso6;
 }
 
 // GRO on the packets bound for ports that take large segments; the table is

@@ -100,6 +100,8 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   // net_tap's TSO is rte_gso's, which cuts TCP over IPv4 only: it writes an
   // IPv6 large segment whole to a kernel that then drops it as oversized.
   if (tap) c.tso6 = false;
+  port->tso_by_rte_gso_ = tap && c.tso4;
+  port->pool_ = pool;
   port->offload_names_ = tx_offload_names(tx) + (c.tso4 && !c.tso6 ? " (TSO for IPv4 only)" : "");
   port->set_gro_enabled(opts.gro);
   VO_LOG(INFO, "port %s: ethdev %u (%s), MTU %u, TX offloads: %s%s", port->name().c_str(), id,
@@ -140,7 +142,22 @@ Reason NicPort::tx_prepare(rte_mbuf* m) {
   return Reason::DeviceRefused;
 }
 
+// net_tap's TSO is rte_gso in software, and it breaks (a crash freeing the
+// segments) on an input in an external buffer, which is how a guest's large
+// segment arrives (vhost_port.cc). Such a packet is handed over as a copy in a
+// chain of pool mbufs: 64 KB copied costs less than the write per segment the
+// PMD then makes.
 uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
+  if (tso_by_rte_gso_) {
+    for (uint16_t i = 0; i < n; ++i) {
+      rte_mbuf* m = pkts[i];
+      if (!RTE_MBUF_HAS_EXTBUF(m) || !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) continue;
+      rte_mbuf* copy = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
+      if (copy == nullptr) return i;  // pool empty: the rest wait, as for a full ring
+      rte_pktmbuf_free(m);
+      pkts[i] = copy;
+    }
+  }
   return rte_eth_tx_burst(port_id_, 0, pkts, n);
 }
 

@@ -46,6 +46,8 @@ class NicPort final : public Port {
   void normalize_rx(rte_mbuf** pkts, uint16_t& n);
 
   uint16_t port_id_;
+  bool tso_by_rte_gso_ = false;  // the device's TSO is rte_gso in software (net_tap)
+  rte_mempool* pool_ = nullptr;
   TxCaps caps_;
   std::string offload_names_;
 };
