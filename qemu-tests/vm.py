@@ -91,7 +91,8 @@ class Vm:
     """
 
     def __init__(self, workdir, sock, ip=None, ip6=None, mac=None, offloads=ALL_OFFLOADS,
-                 name=None, accel_=None, boot_timeout=90, server=False, boot_args=()):
+                 name=None, accel_=None, boot_timeout=90, server=False, boot_args=(), cpus=None):
+        # cpus: a CPU list for `taskset -c` to keep QEMU (all its threads) on, e.g. "0"
         self.name = name or unique("vm")
         self.workdir = workdir
         self.ip = ip.split("/")[0] if ip else None
@@ -114,6 +115,8 @@ class Vm:
         if sock:
             self.mac = mac or _next_mac()
             argv += self._nic_args(sock, self.mac, offloads, server)
+        if cpus is not None:
+            argv = ["taskset", "-c", str(cpus)] + argv
         self.log_path = os.path.join(workdir, f"{self.name}.console.log")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
