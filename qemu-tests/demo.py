@@ -100,10 +100,10 @@ def run_phase(offloads, seconds, work):
 
 def print_table(rows):
     head = ("case", "offloads", "Gbit/s", "retransmits", "GSO segments", "GRO merged",
-            "segs/merged", "guest irqs/GB", "notifications/GB")
+            "segs/merged pkt", "guest irqs/GB", "notifications/GB")
     body = [(r["case"], r["offloads"], f"{r['gbps']:.2f}", str(r["retransmits"]),
              str(r["gso_segments"]), str(r["gro_merged"]),
-             f"{r['gro_absorbed'] / r['gro_merged']:.1f}" if r["gro_merged"] else "-",
+             f"{(r['gro_absorbed'] + r['gro_merged']) / r['gro_merged']:.1f}" if r["gro_merged"] else "-",
              f"{r['interrupts_per_gb']:.0f}", f"{r['notifications_per_gb']:.0f}") for r in rows]
     widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     fmt = "  ".join(["{:<%d}" % widths[0], "{:<%d}" % widths[1]] +
