@@ -98,10 +98,9 @@ bool raw_flow_hash(const rte_mbuf* m, uint32_t& hash) {
 void make_template(Flow& f) {
   HeaderTemplate& t = f.tmpl;
   const Layout& l = f.layout;
-  uint32_t words = (l.header_len() + 7) / 8;
-  t.words = 0;
-  if (l.tunnel || f.key.has_vlan == 2 || words > HeaderTemplate::kWords ||
-      f.head->data_len < words * 8)
+  t.usable = false;
+  if (l.tunnel || f.key.has_vlan == 2 || l.header_len() > HeaderTemplate::kBytes ||
+      f.head->data_len < HeaderTemplate::kBytes)
     return;
   std::memset(t.mask, 0xff, sizeof(t.mask));
   if (l.ip == IpVer::V4) {
@@ -114,20 +113,21 @@ void make_template(Flow& f) {
   unmask(t, l.l4_off + offsetof(TcpHdr, seq_raw), 4);
   unmask(t, l.l4_off + offsetof(TcpHdr, window), 2);
   unmask(t, l.l4_off + offsetof(TcpHdr, checksum), 2);
-  unmask(t, l.header_len(), words * 8 - l.header_len());  // payload bytes
+  unmask(t, l.header_len(), HeaderTemplate::kBytes - l.header_len());  // payload bytes
   const auto* p = rte_pktmbuf_mtod(f.head, const uint8_t*);
-  for (uint32_t i = 0; i < words; ++i) t.bytes[i] = load64(p + 8 * i) & t.mask[i];
-  t.words = uint8_t(words);
+  for (uint32_t i = 0; i < HeaderTemplate::kWords; ++i) t.bytes[i] = load64(p + 8 * i) & t.mask[i];
+  t.usable = true;
 }
 
 bool fast_join(const Flow& f, rte_mbuf* m, Segment& s) {
   const HeaderTemplate& t = f.tmpl;
-  if (t.words == 0 || m->nb_segs != 1 || m->data_len < t.words * 8u ||
+  if (!t.usable || m->nb_segs != 1 || m->data_len < HeaderTemplate::kBytes ||
       (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))
     return false;
   const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
   uint64_t diff = 0;
-  for (uint32_t i = 0; i < t.words; ++i) diff |= (load64(p + 8 * i) & t.mask[i]) ^ t.bytes[i];
+  for (uint32_t i = 0; i < HeaderTemplate::kWords; ++i)
+    diff |= (load64(p + 8 * i) & t.mask[i]) ^ t.bytes[i];
   if (diff != 0) return false;
   const Layout& l = f.layout;
   uint32_t hlen = l.header_len();

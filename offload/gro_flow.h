@@ -70,10 +70,13 @@ bool raw_flow_hash(const rte_mbuf* m, uint32_t& hash);
 // IP length, ID and header checksum, TCP sequence number, window and checksum).
 // A segment that matches passes every test classify() and can_join() would
 // make of those bytes; one that does not takes the full path, which decides.
+// Always 128 bytes are compared (the mask is zero past the headers), a fixed
+// length the compiler unrolls: segments of 128 bytes or more take the fast path.
 struct HeaderTemplate {
-  static constexpr uint32_t kWords = 16;  // headers up to 128 bytes
-  uint8_t words = 0;                      // 0: no fast path for this flow
-  uint64_t bytes[kWords];                 // already masked
+  static constexpr uint32_t kBytes = 128;  // headers up to 128 bytes
+  static constexpr uint32_t kWords = kBytes / 8;
+  bool usable = false;                     // false: no fast path for this flow
+  uint64_t bytes[kWords];                  // already masked
   uint64_t mask[kWords];
 };
 
@@ -91,6 +94,7 @@ struct Flow {
   uint16_t segments;
   uint16_t last_ip_id;
   uint8_t flags_seen;
+  be16 window;      // of the newest segment, for the merged header
   uint64_t start_tsc;
   HeaderTemplate tmpl;
 };

@@ -47,6 +47,7 @@ rte_mbuf* finish(Flow& f) {
   set_ip_length(m, l.ip, l.l3_off, end - l.l3_off);
   auto* tcp = header_at<TcpHdr>(m, l.l4_off);
   tcp->flags |= f.flags_seen & TcpHdr::kPsh;
+  tcp->window = f.window;
   bool outer_csum = l.tunnel && header_at<UdpHdr>(m, l.outer_l4_off)->checksum.raw() != 0;
   uint64_t l4_state = RTE_MBUF_F_RX_L4_CKSUM_NONE;
   if (outer_csum) {

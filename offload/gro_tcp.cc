@@ -179,6 +179,7 @@ void start_flow(Flow& f, const Segment& s, uint32_t hash, uint64_t now) {
   f.last_ip_id =
       s.layout.ip == IpVer::V4 ? header_at<Ipv4Hdr>(s.m, s.layout.l3_off)->id.get() : 0;
   f.flags_seen = s.tcp_flags;
+  f.window = header_at<TcpHdr>(s.m, s.layout.l4_off)->window;
   f.start_tsc = now;
   make_template(f);
 }
@@ -186,8 +187,9 @@ void start_flow(Flow& f, const Segment& s, uint32_t hash, uint64_t now) {
 void append(Flow& f, Segment& s) {
   rte_mbuf* p = s.m;
   const Layout& l = s.layout;
-  // The newest window is the receiver's best information.
-  header_at<TcpHdr>(f.head, f.layout.l4_off)->window = header_at<TcpHdr>(p, l.l4_off)->window;
+  // The newest window is the receiver's best information; finish() writes it
+  // (the head's header is cold by now, this segment's is not).
+  f.window = header_at<TcpHdr>(p, l.l4_off)->window;
   if (l.ip == IpVer::V4) f.last_ip_id = header_at<Ipv4Hdr>(p, l.l3_off)->id.get();
   uint16_t hlen = l.header_len();
   if (p->data_len == hlen) {
