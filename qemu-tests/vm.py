@@ -306,17 +306,22 @@ def iperf3_server(workdir, ns, port=5201):
     return server
 
 
-def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=0):
+def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=0, cpus=None):
     """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report.
-    wait_server: seconds to keep trying while the server is not listening yet."""
+    wait_server: seconds to keep trying while the server is not listening yet;
+    cpus: a CPU list for `taskset -c` to run the client on."""
     deadline = time.monotonic() + wait_server
+    pin = f"taskset -c {cpus} " if cpus is not None else ""
     while True:
-        out = ns.run(f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}",
+        out = ns.run(f"{pin}iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}",
                      check=False, timeout=seconds + 60)
-        report = json.loads(out)
+        try:
+            report = json.loads(out)
+        except ValueError:
+            report = {"error": out.strip()[-300:]}
         if "Connection refused" not in report.get("error", "") or time.monotonic() > deadline:
             break
-        time.sleep(1)
+        time.sleep(0.5)
     if "error" in report:
         raise RuntimeError(f"iperf3 from {ns.name} to {server}: {report['error']}")
     return report

@@ -54,7 +54,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import harness  # noqa: E402
 from harness import (Switch, Testpmd, Netns, KernelHost, Process, cleanup, sh, unique,  # noqa: E402
                      wait_for, wait_iface)
-from vm import Vm, iperf_summary  # noqa: E402
+from vm import Vm, iperf_summary, netns_iperf3  # noqa: E402
 import bench_switch  # noqa: E402
 
 CASES = ("ns_to_ns", "guest_to_peer", "peer_to_guest")
@@ -280,20 +280,7 @@ def server_in(work, ns, port=5201):
 
 def client_in(ns, server, seconds, wait_server=0):
     """iperf3 from namespace `ns` to `server`, on the peers' CPU; its JSON report."""
-    deadline = time.monotonic() + wait_server
-    while True:
-        out = ns.run(f"taskset -c {PEER_CPU} iperf3 -c {server} -t {seconds} -i 0 -J",
-                     check=False, timeout=seconds + 60)
-        try:
-            report = json.loads(out)
-        except ValueError:
-            report = {"error": out.strip()[-300:]}
-        if "Connection refused" not in report.get("error", "") or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    if "error" in report:
-        raise RuntimeError(f"iperf3 from {ns.name} to {server}: {report['error']}")
-    return report
+    return netns_iperf3(ns, server, seconds, wait_server=wait_server, cpus=PEER_CPU)
 
 
 def ping_ok(out):
