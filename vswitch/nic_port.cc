@@ -153,7 +153,10 @@ uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
       rte_mbuf* m = pkts[i];
       if (!RTE_MBUF_HAS_EXTBUF(m) || !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) continue;
       rte_mbuf* copy = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
-      if (copy == nullptr) return i;  // pool empty: the rest wait, as for a full ring
+      if (copy == nullptr) {  // pool empty: this one and the rest wait, as for a full ring
+        n = i;
+        break;
+      }
       rte_pktmbuf_free(m);
       pkts[i] = copy;
     }
