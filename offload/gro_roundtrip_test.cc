@@ -23,7 +23,7 @@ using testing::Bytes;
 using testing::TcpSpec;
 using testing::VxlanSpec;
 
-constexpr uint8_t kAckPsh = 0x18;
+constexpr uint8_t kAckPsh = testing::tcp_flag::kAck | testing::tcp_flag::kPsh;
 const Bytes kRouterAlert = {0x94, 0x04, 0x00, 0x00};
 
 // The largest payload with every IP length (inner, and outer for VXLAN) at most 65,535.

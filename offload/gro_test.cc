@@ -32,8 +32,7 @@ using testing::TcpSpec;
 using testing::VxlanSpec;
 
 constexpr uint16_t kMss = 1448;
-constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20,
-                  kEce = 0x40, kCwr = 0x80;
+using namespace testing::tcp_flag;
 constexpr uint32_t kMaxIpLen = 65535;
 
 // ---- Frames ---------------------------------------------------------------

@@ -27,8 +27,7 @@ using testing::DecodedIp;
 using testing::TcpSpec;
 using testing::VxlanSpec;
 
-// TCP flag bits (RFC 793 section 3.1, RFC 3168 section 6.1).
-constexpr uint8_t kFin = 0x01, kPsh = 0x08, kAck = 0x10, kEce = 0x40, kCwr = 0x80;
+using namespace testing::tcp_flag;
 constexpr uint16_t kOutCap = 512;
 
 uint16_t get16(const Bytes& b, size_t off) { return uint16_t(b[off] << 8 | b[off + 1]); }

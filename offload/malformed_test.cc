@@ -100,7 +100,7 @@ TcpSpec tcp_with_timestamps(IpVer ip) {
   }
   s.tcp_options = testing::tcp_timestamp_option(0x01020304, 0x0a0b0c0d);
   s.payload_len = 3000;
-  s.flags = 0x10;  // ACK
+  s.flags = testing::tcp_flag::kAck;
   return s;
 }
 

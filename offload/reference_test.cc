@@ -39,7 +39,7 @@ using testing::DecodedIp;
 using testing::TcpSpec;
 using testing::VxlanSpec;
 
-constexpr uint8_t kAck = 0x10, kPsh = 0x08, kFin = 0x01, kCwr = 0x80, kEce = 0x40, kUrg = 0x20;
+using namespace testing::tcp_flag;
 constexpr uint16_t kMaxOut = 128;
 
 // ---------------------------------------------------------------------------

@@ -81,4 +81,12 @@ rte_mbuf* make_tso_mbuf(rte_mempool* pool, const TcpSpec& spec, uint16_t mss,
 // All bytes of a packet (following its chain).
 Bytes flatten(const rte_mbuf* m);
 
+// TCP flag bits (RFC 793 section 3.1, RFC 3168 section 6.1), written out for the
+// tests rather than taken from offload/headers.h, so that a wrong constant there
+// cannot hide behind the same constant here.
+namespace tcp_flag {
+inline constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10,
+                         kUrg = 0x20, kEce = 0x40, kCwr = 0x80;
+}  // namespace tcp_flag
+
 }  // namespace vo::testing
