@@ -30,7 +30,6 @@ anywhere, the sender's retransmissions are then spurious ones caused by reorderi
 --json rows also carry the TAPs' drop counters, the sender's kinds of retransmission
 (TcpExt), ours' drop counters and OVS's vhost port drops.
 """
-import argparse
 import contextlib
 import glob
 import json
@@ -42,7 +41,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
@@ -561,23 +559,15 @@ def _terminate(signum, frame):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(prog="tools/bench kernel", description=__doc__.split("\n")[0])
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--repetitions", type=int, default=3, metavar="N",
-                   help="runs per case and implementation; medians are reported (default 3)")
-    p.add_argument("--seconds", type=float, default=10.0, metavar="S",
-                   help="iperf3's duration in each run (default 10)")
-    p.add_argument("--case", default=".", metavar="REGEX", help="only the cases matching")
-    p.add_argument("--impl", default=".", metavar="REGEX",
-                   help="only the implementations matching (ours, ovs-dpdk, testpmd)")
-    p.add_argument("--keep", action="store_true", help="keep the logs' directory")
-    args = p.parse_args(argv)
-    if args.repetitions < 1 or args.seconds <= 0:
-        p.error("--repetitions and --seconds must be positive")
+    args = bench_switch.parse_options(
+        argv, "tools/bench kernel", __doc__.split("\n")[0], 10.0, "iperf3's duration in each run",
+        lambda p: p.add_argument("--impl", default=".", metavar="REGEX",
+                                 help="only the implementations matching (ours, ovs-dpdk, testpmd)"))
     cases = [c for c in CASES if re.search(args.case, c)]
     impls = [i for i in IMPLS if re.search(args.impl, i)]
     if not cases or not impls:
-        p.error("no case or no implementation matches")
+        print("tools/bench kernel: no case or no implementation matches", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         raise SystemExit("bench kernel: needs root (namespaces, hugepages, DPDK)")
     seconds = int(args.seconds) if float(args.seconds).is_integer() else args.seconds

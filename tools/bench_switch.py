@@ -359,18 +359,26 @@ def print_table(rows):
         print(fmt.format(*b))
 
 
-def main(argv):
-    p = argparse.ArgumentParser(prog="tools/bench switch", description=__doc__.split("\n")[0])
+def parse_options(argv, prog, description, seconds, seconds_help, extra=lambda p: None):
+    """The options every switch-level bench takes (and `extra`'s); the parsed arguments."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--repetitions", type=int, default=3, metavar="N",
                    help="runs per case and implementation; medians are reported (default 3)")
-    p.add_argument("--seconds", type=float, default=5.0, metavar="S",
-                   help="measurement window of each run (default 5)")
+    p.add_argument("--seconds", type=float, default=seconds, metavar="S",
+                   help=f"{seconds_help} (default {seconds:g})")
     p.add_argument("--case", default=".", metavar="REGEX", help="only the cases matching")
+    extra(p)
     p.add_argument("--keep", action="store_true", help="keep the logs' directory")
     args = p.parse_args(argv)
     if args.repetitions < 1 or args.seconds <= 0:
         p.error("--repetitions and --seconds must be positive")
+    return args
+
+
+def main(argv):
+    args = parse_options(argv, "tools/bench switch", __doc__.split("\n")[0], 5.0,
+                         "measurement window of each run")
     if os.geteuid() != 0:
         log("warning: not root; DPDK and vhost-user sockets may fail")
     build()
