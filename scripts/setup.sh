@@ -15,6 +15,7 @@ PACKAGES=(
   qemu-system-x86 cpio            # real guests (qemu-tests/)
   libvirt-daemon-system libvirt-clients  # the libvirt domain test
   python3-matplotlib              # the demo's plot
+  openvswitch-switch-dpdk         # tools/bench kernel: Open vSwitch with DPDK as the reference
 )
 
 missing=()
