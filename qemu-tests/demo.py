@@ -23,8 +23,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "vswitch", "tests"))
-from harness import BUILD, KernelHost, Switch, cleanup  # noqa: E402
-from vm import Vm, build_image, iperf3_server, iperf_summary, netns_iperf3  # noqa: E402
+from harness import BUILD, KernelHost, Switch, cleanup, port_deltas  # noqa: E402
+from vm import (Vm, build_image, iperf3_server, iperf_summary, netns_iperf3,  # noqa: E402
+                notifications)
 
 ADDRS = {"vm1": "10.74.0.1/24", "vm2": "10.74.0.2/24", "peer": "10.74.0.9/24"}
 CASES = ("VM -> VM", "VM -> peer", "peer -> VM")
@@ -33,11 +34,6 @@ CASES = ("VM -> VM", "VM -> peer", "peer -> VM")
 def say(msg):
     sys.stderr.write(f"demo: {msg}\n")
     sys.stderr.flush()
-
-
-def port_deltas(before, after):
-    return {n: {k: v - before[n].get(k, 0) for k, v in p.items() if isinstance(v, int)}
-            for n, p in after.items()}
 
 
 def measure(sw, vms, case, peer, seconds):
@@ -60,9 +56,7 @@ def measure(sw, vms, case, peer, seconds):
         "gro_merged": sum(p["gro_merged"] for p in ports.values()),
         "gro_absorbed": sum(p["gro_absorbed"] for p in ports.values()),
         "interrupts_per_gb": interrupts / gb,
-        "notifications_per_gb": sum(p.get("vring_to_guest_guest_notifications", 0) +
-                                    p.get("vring_from_guest_guest_notifications", 0)
-                                    for p in guests) / gb,
+        "notifications_per_gb": sum(notifications(p) for p in guests) / gb,
     }
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from harness import KernelHost, Switch, cleanup
+from harness import KernelHost, Switch, cleanup, port_deltas, refusals
 from vm import Vm, iperf3_server, iperf_summary, netns_iperf3
 
 SECONDS = 4
@@ -44,8 +44,7 @@ def test_large_segments_cross_the_kernel_port_whole(topo, ip, direction):
     else:
         report = netns_iperf3(peer, guest.ip if ip == 4 else guest.ip6, SECONDS, wait_server=30)
     after = sw.stats()["ports"]
-    d = {n: {k: v - before[n].get(k, 0) for k, v in p.items() if isinstance(v, int)}
-         for n, p in after.items()}
+    d = port_deltas(before, after)
     result = iperf_summary(report)
     src, dst = ("vm", "peer") if direction == "guest_to_peer" else ("peer", "vm")
     print(f"\nIPv{ip} {direction}: {result['gbps']:.2f} Gbit/s, {result['retransmits']} "
@@ -56,7 +55,6 @@ def test_large_segments_cross_the_kernel_port_whole(topo, ip, direction):
     assert d[dst]["tx_large"] >= d[src]["rx_large"] * 9 // 10, "large segments were not passed whole"
     assert d[dst]["gso_packets"] == 0, "the switch cut segments for a port that takes them whole"
     for name, port in d.items():
-        drops = {k: v for k, v in port.items() if k.startswith(("rx_drop_", "tx_drop_")) and v}
-        assert not drops, f"port {name} refused packets: {drops}"
+        assert not refusals(port), f"port {name} refused packets: {refusals(port)}"
     assert peer.counters()["TcpInCsumErrors"] == peer_before["TcpInCsumErrors"]
     assert guest.tcp_counters()["InCsumErrors"] == 0

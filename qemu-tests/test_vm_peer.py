@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from harness import Switch, cleanup
-from vm import Vm, VethPeer, iperf3_server, iperf_summary, netns_iperf3
+from harness import Switch, cleanup, deltas, port_deltas, refusals
+from vm import Vm, VethPeer, iperf3_server, iperf_summary, netns_iperf3, notifications
 
 SECONDS = 4
 MTU = 1500
@@ -45,10 +45,6 @@ def topo(tmp_path_factory):
         assert sw.stop() == 0, "the switch ended with mbufs in use"
 
 
-def delta(before, after):
-    return {k: after[k] - before[k] for k in after if isinstance(after[k], int) and k in before}
-
-
 def measure(topo, guest, direction, ip):
     """One iperf3 transfer between `guest` and the peer; its summary and what moved
     meanwhile on the switch's ports, in the guest and in the peer's kernel."""
@@ -59,15 +55,14 @@ def measure(topo, guest, direction, ip):
     else:
         report = netns_iperf3(peer, guest.ip if ip == 4 else guest.ip6, SECONDS)
     after = (sw.stats()["ports"], guest.nic_counters(), guest.virtio_interrupts(), peer.counters())
-    ports = {n: delta(before[0][n], after[0][n]) for n in after[0]}
-    return {"iperf": iperf_summary(report), "ports": ports, "guest": delta(before[1], after[1]),
-            "interrupts": after[2] - before[2], "peer": delta(before[3], after[3])}
+    return {"iperf": iperf_summary(report), "ports": port_deltas(before[0], after[0]),
+            "guest": deltas(before[1], after[1]), "interrupts": after[2] - before[2],
+            "peer": deltas(before[3], after[3])}
 
 
 def assert_no_drops(m):
     for name, port in m["ports"].items():
-        drops = {k: v for k, v in port.items() if k.startswith(("rx_drop_", "tx_drop_")) and v}
-        assert not drops, f"port {name} refused packets: {drops}"
+        assert not refusals(port), f"port {name} refused packets: {refusals(port)}"
     assert m["peer"]["TcpInCsumErrors"] == 0, "the peer's kernel counted TCP checksum errors"
 
 
@@ -110,13 +105,6 @@ def test_peer_to_guest_is_merged_by_the_switch(topo, ip):
     assert average > 4 * MTU, f"the guest's packets average {average:.0f} bytes: not merged"
     assert m["iperf"]["retransmits"] <= max(10, segments // 100), "more than 1% retransmitted"
     assert_no_drops(m)
-
-
-def notifications(port_delta):
-    """Interrupts the switch asked for in the guest: after filling its receive ring,
-    and after taking what it sent (the vhost library's per-queue counters)."""
-    return (port_delta.get("vring_to_guest_guest_notifications", 0) +
-            port_delta.get("vring_from_guest_guest_notifications", 0))
 
 
 def test_vm_exits_per_gigabyte(topo):

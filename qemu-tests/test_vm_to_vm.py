@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from harness import Switch, cleanup
+from harness import Switch, cleanup, port_deltas, refusals
 from vm import Vm, iperf_summary
 
 SECONDS = 4
@@ -40,11 +40,9 @@ def transfer(sw, vms, client, server, ip, reverse):
     dest = vms[server].ip if ip == 4 else vms[server].ip6
     report = vms[client].iperf3(dest, SECONDS, reverse=reverse)
     after = sw.stats()["ports"]
-    ports = {n: {k: v - before[n].get(k, 0) for k, v in p.items() if isinstance(v, int)}
-             for n, p in after.items()}
+    ports = port_deltas(before, after)
     for name, port in ports.items():
-        drops = {k: v for k, v in port.items() if k.startswith(("rx_drop_", "tx_drop_")) and v}
-        assert not drops, f"port {name} refused packets: {drops}"
+        assert not refusals(port), f"port {name} refused packets: {refusals(port)}"
         # A TCG guest can be off its CPU longer than the switch holds packets for it
         # (--tx-hold-us): a few drops are TCP's to recover, many are a bug.
         assert port["tx_dropped"] * 100 <= port["tx_packets"], \

@@ -290,6 +290,13 @@ class VethPeer(harness.Netns):
         harness.sh(f"ip link del {self.outer}", check=False)
 
 
+def notifications(port):
+    """Interrupts the switch asked for in a guest (counters of its port): after filling
+    its receive ring, and after taking what it sent (the vhost library's per-queue stats)."""
+    return (port.get("vring_to_guest_guest_notifications", 0) +
+            port.get("vring_from_guest_guest_notifications", 0))
+
+
 def iperf_summary(report):
     """Throughput and retransmissions of an iperf3 JSON report."""
     end = report["end"]

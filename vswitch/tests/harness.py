@@ -306,6 +306,22 @@ class Iperf3:
         self.server.stop()
 
 
+def deltas(before, after):
+    """after - before for every integer counter of a dict of counters (a port's stats,
+    a host's SNMP counters); a counter new in `after` counts from 0."""
+    return {k: v - before.get(k, 0) for k, v in after.items() if isinstance(v, int)}
+
+
+def port_deltas(before, after):
+    """deltas() of every port between two snapshots of Switch.stats()["ports"]."""
+    return {n: deltas(before.get(n, {}), p) for n, p in after.items()}
+
+
+def refusals(port):
+    """A port's non-zero counts of packets refused by validation, by reason."""
+    return {k: v for k, v in port.items() if k.startswith(("rx_drop_", "tx_drop_")) and v}
+
+
 def iperf3_both_ways(workdir, a, b, seconds, later):
     """iperf3 from host a to host b, then from b to a; yields (client, server, report)
     for each, after checking that data arrived."""

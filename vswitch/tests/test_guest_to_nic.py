@@ -1,7 +1,6 @@
 """Issue test 1: 64 KB TSO packets from a virtio-user guest reach a network
 namespace through a NIC port (net_tap) as valid MSS-sized segments, with the
 NIC's TSO used and with it off, for TCPv4 and TCPv6."""
-import os
 import time
 
 import pytest

@@ -3,7 +3,7 @@ namespaces, each behind its own net_tap port of the switch, over IPv4 and IPv6.
 Both kernels must count no TCP checksum error."""
 import pytest
 
-from harness import Iperf3, Switch, TapHost, cleanup
+from harness import Iperf3, Switch, TapHost, cleanup, refusals
 import pcaps
 
 SECONDS = 4
@@ -36,5 +36,4 @@ def test_iperf3_between_namespaces(tmp_path, ip):
             assert c["TcpInCsumErrors"] == 0, f"{h.port_name}: TCP checksum errors"
             assert c["TcpInSegs"] > 0
         for name, port in ports.items():
-            drops = {k: v for k, v in port.items() if k.startswith(("rx_drop_", "tx_drop_"))}
-            assert not drops, f"port {name} refused packets: {drops}"
+            assert not refusals(port), f"port {name} refused packets: {refusals(port)}"

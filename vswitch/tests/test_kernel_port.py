@@ -9,16 +9,13 @@ import time
 
 import pytest
 
-from harness import Guest, Iperf3, KernelHost, Process, Switch, cleanup, tshark_segments, wait_for
+from harness import (Guest, Iperf3, KernelHost, Process, Switch, cleanup, refusals,
+                     tshark_segments, wait_for)
 import pcaps
 
 FRAMES = 16
 PAYLOAD = 64000
 MTU = 1500
-
-
-def drops(port):
-    return {k: v for k, v in port.items() if k.startswith(("rx_drop_", "tx_drop_")) and v}
 
 
 @pytest.mark.parametrize("ip", [4, 6], ids=["v4", "v6"])
@@ -66,7 +63,7 @@ def test_guest_tso_reaches_the_kernel_whole(tmp_path, ip):
         after = host.counters()
         assert after["TcpInSegs"] - before["TcpInSegs"] >= FRAMES
         assert after["TcpInCsumErrors"] == before["TcpInCsumErrors"]
-        assert not drops(port) and not drops(vm)
+        assert not refusals(port) and not refusals(vm)
         guest.stop()
         assert sw.stop() == 0
 
@@ -98,7 +95,7 @@ def test_iperf3_between_kernel_ports(tmp_path, ip, reverse):
         assert ports[receiver]["tx_large"] == ports[sender]["rx_large"]
         for name, p in ports.items():
             assert p["gso_packets"] == 0 and p["csum_completed"] == 0, (name, p)
-            assert not drops(p), (name, drops(p))
+            assert not refusals(p), (name, refusals(p))
         for h in hosts:
             c = h.counters()
             assert c["TcpInCsumErrors"] == 0, f"{h.port_name}: TCP checksum errors"
