@@ -237,13 +237,9 @@ class Vm:
 
     def iperf3(self, server, seconds=5, reverse=False, extra=""):
         """iperf3 from this guest to `server` (or from it, reverse=True); its JSON report."""
-        out = self.run(f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''} {extra}",
-                       timeout=seconds + 60, check=False)
-        start = out.find("{")
-        report = json.loads(out[start:]) if start >= 0 else {"error": out.strip()}
-        if "error" in report:
-            raise RuntimeError(f"iperf3 in {self.name} to {server}: {report['error']}")
-        return report
+        command = f"iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''} {extra}"
+        return iperf3_client(lambda: self.run(command, timeout=seconds + 60, check=False),
+                             f"iperf3 in {self.name} to {server}")
 
     def stop(self):
         if self.alive():
@@ -313,22 +309,31 @@ def iperf3_server(workdir, ns, port=5201):
     return server
 
 
-def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=0, cpus=None):
-    """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report.
-    wait_server: seconds to keep trying while the server is not listening yet;
-    cpus: a CPU list for `taskset -c` to run the client on."""
+def iperf3_client(run, what, wait_server=10):
+    """The JSON report of the iperf3 client that run() starts, retried while the server
+    refuses the connection: for wait_server seconds, because an iperf3 server closes its
+    listening socket between two tests and a second client can arrive in that gap."""
     deadline = time.monotonic() + wait_server
-    pin = f"taskset -c {cpus} " if cpus is not None else ""
     while True:
-        out = ns.run(f"{pin}iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}",
-                     check=False, timeout=seconds + 60)
+        out = run()
+        start = out.find("{")
         try:
-            report = json.loads(out)
+            report = json.loads(out[start:]) if start >= 0 else {"error": out.strip()[-300:]}
         except ValueError:
             report = {"error": out.strip()[-300:]}
         if "Connection refused" not in report.get("error", "") or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     if "error" in report:
-        raise RuntimeError(f"iperf3 from {ns.name} to {server}: {report['error']}")
+        raise RuntimeError(f"{what}: {report['error']}")
     return report
+
+
+def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=10, cpus=None):
+    """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report.
+    wait_server: seconds to keep trying while the server is not listening (yet);
+    cpus: a CPU list for `taskset -c` to run the client on."""
+    pin = f"taskset -c {cpus} " if cpus is not None else ""
+    command = f"{pin}iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}"
+    return iperf3_client(lambda: ns.run(command, check=False, timeout=seconds + 60),
+                         f"iperf3 from {ns.name} to {server}", wait_server)
