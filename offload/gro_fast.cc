@@ -1,27 +1,13 @@
-// GRO's fast path: the next in-order segment of a held flow, recognised by
-// comparing its header bytes with the flow's head instead of parsing it. A
-// stream of MSS segments is nearly all such segments; anything else (a new
-// flow, a flag, a tunnel, a chain, a stripped VLAN tag) takes the full path.
+// What GRO's fast path works from: the flow hash read from a packet's bytes,
+// and the header template of a held flow (gro_fast_inl.h compares with it).
 #include <rte_mbuf.h>
 
 #include <cstring>
 
-#include "gro_flow.h"
+#include "gro_fast_inl.h"
 
 namespace vo::gro {
 namespace {
-
-uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 uint16_t load16(const uint8_t* p) {
   uint16_t v;
@@ -98,11 +84,13 @@ bool raw_flow_hash(const rte_mbuf* m, uint32_t& hash) {
 void make_template(Flow& f) {
   HeaderTemplate& t = f.tmpl;
   const Layout& l = f.layout;
-  t.usable = false;
-  if (l.tunnel || f.key.has_vlan == 2 || l.header_len() > HeaderTemplate::kBytes ||
-      f.head->data_len < HeaderTemplate::kBytes)
+  const uint32_t compared = (l.header_len() + 15u) & ~15u;
+  t.bytes_compared = 0;
+  if (l.tunnel || f.key.has_vlan == 2 || compared > HeaderTemplate::kMaxBytes ||
+      f.head->data_len < compared)
     return;
-  std::memset(t.mask, 0xff, sizeof(t.mask));
+  std::memset(t.mask, 0, sizeof(t.mask));
+  std::memset(t.mask, 0xff, l.header_len());
   if (l.ip == IpVer::V4) {
     unmask(t, l.l3_off + offsetof(Ipv4Hdr, total_length), 2);
     unmask(t, l.l3_off + offsetof(Ipv4Hdr, id), 2);
@@ -113,50 +101,12 @@ void make_template(Flow& f) {
   unmask(t, l.l4_off + offsetof(TcpHdr, seq_raw), 4);
   unmask(t, l.l4_off + offsetof(TcpHdr, window), 2);
   unmask(t, l.l4_off + offsetof(TcpHdr, checksum), 2);
-  unmask(t, l.header_len(), HeaderTemplate::kBytes - l.header_len());  // payload bytes
   const auto* p = rte_pktmbuf_mtod(f.head, const uint8_t*);
-  for (uint32_t i = 0; i < HeaderTemplate::kWords; ++i) t.bytes[i] = load64(p + 8 * i) & t.mask[i];
-  t.usable = true;
-}
-
-bool fast_join(const Flow& f, rte_mbuf* m, Segment& s) {
-  const HeaderTemplate& t = f.tmpl;
-  if (!t.usable || m->nb_segs != 1 || m->data_len < HeaderTemplate::kBytes ||
-      (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))
-    return false;
-  const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
-  uint64_t diff = 0;
-  for (uint32_t i = 0; i < HeaderTemplate::kWords; ++i)
-    diff |= (load64(p + 8 * i) & t.mask[i]) ^ t.bytes[i];
-  if (diff != 0) return false;
-  const Layout& l = f.layout;
-  uint32_t hlen = l.header_len();
-  if (m->pkt_len <= hlen) return false;
-  // The IP length must cover exactly the bytes present, as the full path
-  // requires of a segment it merges (after trimming link padding).
-  uint32_t ip_len = m->pkt_len - l.l3_off;
-  if (l.ip == IpVer::V4) {
-    const auto* ip = reinterpret_cast<const Ipv4Hdr*>(p + l.l3_off);
-    if (ip->total_length.get() != ip_len) return false;
-    uint16_t id = ip->id.get();
-    if (id != uint16_t(f.last_ip_id + 1) && !(ip->dont_fragment() && id == f.last_ip_id))
-      return false;
-  } else {
-    const auto* ip = reinterpret_cast<const Ipv6Hdr*>(p + l.l3_off);
-    if (ip->payload_length.get() + sizeof(Ipv6Hdr) != ip_len) return false;
+  for (uint32_t i = 0; i < compared / sizeof(HeaderTemplate::Block); ++i) {
+    std::memcpy(&t.bytes[i], p + i * sizeof(HeaderTemplate::Block), sizeof(HeaderTemplate::Block));
+    t.bytes[i] &= t.mask[i];
   }
-  const auto* tcp = reinterpret_cast<const TcpHdr*>(p + l.l4_off);
-  uint32_t payload = m->pkt_len - hlen;
-  if (!(tcp->seq() == f.next_seq) || payload > f.mss || f.payload_len + payload > payload_limit(l))
-    return false;
-  s.m = m;
-  s.layout = l;
-  s.layout.ip_end = m->pkt_len;
-  if (!checksums_ok(m, s.layout)) return false;
-  s.seq = tcp->seq();
-  s.payload_len = payload;
-  s.tcp_flags = tcp->flags;
-  return true;
+  t.bytes_compared = uint16_t(compared);
 }
 
 }  // namespace vo::gro

@@ -70,14 +70,15 @@ bool raw_flow_hash(const rte_mbuf* m, uint32_t& hash);
 // IP length, ID and header checksum, TCP sequence number, window and checksum).
 // A segment that matches passes every test classify() and can_join() would
 // make of those bytes; one that does not takes the full path, which decides.
-// Always 128 bytes are compared (the mask is zero past the headers), a fixed
-// length the compiler unrolls: segments of 128 bytes or more take the fast path.
+// The headers are compared in whole 16-byte blocks (the mask is zero past
+// them), which the compiler turns into vector operations.
 struct HeaderTemplate {
-  static constexpr uint32_t kBytes = 128;  // headers up to 128 bytes
-  static constexpr uint32_t kWords = kBytes / 8;
-  bool usable = false;                     // false: no fast path for this flow
-  uint64_t bytes[kWords];                  // already masked
-  uint64_t mask[kWords];
+  using Block = uint64_t __attribute__((vector_size(16)));
+  static constexpr uint32_t kMaxBytes = 128;  // headers up to 128 bytes
+  static constexpr uint32_t kBlocks = kMaxBytes / sizeof(Block);
+  uint16_t bytes_compared = 0;                // 0: no fast path for this flow
+  Block bytes[kBlocks];                       // already masked
+  Block mask[kBlocks];
 };
 
 // A held flow: the first segment (whose headers the merged packet keeps) and
@@ -90,6 +91,7 @@ struct Flow {
   Layout layout;   // of head
   TcpSeq next_seq;
   uint32_t payload_len;
+  uint32_t payload_max;  // payload_limit(layout)
   uint16_t mss;     // payload of the first segment; every later one but the last equals it
   uint16_t segments;
   uint16_t last_ip_id;
@@ -105,9 +107,6 @@ enum class Join : uint8_t { Merge, OutOfOrder, Mismatch };
 Join can_join(const Flow& f, const Segment& s);
 // Builds f.tmpl from the head (called by start_flow).
 void make_template(Flow& f);
-// The fast path: true when `m` is the next segment of `f` and may be appended
-// to it, with `s` filled for append(). False decides nothing.
-bool fast_join(const Flow& f, rte_mbuf* m, Segment& s);
 void start_flow(Flow& f, const Segment& s, uint32_t hash, uint64_t now);
 // Appends the payload of `s` to `f` (strips its headers; takes the mbuf).
 void append(Flow& f, Segment& s);

@@ -151,7 +151,7 @@ Join can_join(const Flow& f, const Segment& s) {
   if (th->ack_raw != ts->ack_raw || th->header_len() != ts->header_len() ||
       std::memcmp(th + 1, ts + 1, th->header_len() - sizeof(TcpHdr)) != 0)
     return Join::Mismatch;
-  if (s.payload_len > f.mss || f.payload_len + s.payload_len > payload_limit(l))
+  if (s.payload_len > f.mss || f.payload_len + s.payload_len > f.payload_max)
     return Join::Mismatch;
   if (!ip_fields_match(f.head, s.m, l.ip, l.l3_off)) return Join::Mismatch;
   if (l.tunnel && !ip_fields_match(f.head, s.m, l.outer_ip, l.outer_l3_off)) return Join::Mismatch;
@@ -174,6 +174,7 @@ void start_flow(Flow& f, const Segment& s, uint32_t hash, uint64_t now) {
   f.layout = s.layout;
   f.next_seq = s.seq + s.payload_len;
   f.payload_len = s.payload_len;
+  f.payload_max = payload_limit(s.layout);
   f.mss = uint16_t(s.payload_len);
   f.segments = 1;
   f.last_ip_id =
