@@ -37,6 +37,16 @@ class Checksum {
   bool odd_ = false;
 };
 
+// Folds a sum of raw 16-bit words below 2^32 to 16 bits, end-around carries
+// added back: the same value Checksum::folded() gives for any positive sum
+// congruent to it (mod 0xffff). Inline, for header fields computed per packet
+// from precomputed partial sums.
+[[nodiscard]] inline uint16_t fold_sum32(uint32_t s) {
+  s = (s & 0xffff) + (s >> 16);  // at most 0x1fffe
+  s = (s & 0xffff) + (s >> 16);  // at most 0xffff
+  return uint16_t(s);
+}
+
 // Copies len bytes and adds them to `c` in one pass over the data.
 void copy_and_sum(Checksum& c, void* dst, const void* src, size_t len);
 

@@ -2,8 +2,6 @@
 
 #include <rte_mbuf.h>
 
-#include <cstring>
-
 #include "gso_internal.h"
 
 namespace vo {
@@ -46,23 +44,10 @@ void finish_plan(const rte_mbuf* pkt, Plan& p) {
   lengths.tx_offload = 0;
   apply_lengths(&lengths, p.layout);
   p.segment_tx_offload = lengths.tx_offload;
+  make_header_template(pkt, p);
 }
 
 }  // namespace
-
-void start_segment(rte_mbuf* seg, const rte_mbuf* pkt, const Plan& p) {
-  uint16_t hlen = p.layout.header_len();
-  std::memcpy(rte_pktmbuf_mtod(seg, void*), rte_pktmbuf_mtod(pkt, const void*), hlen);
-  seg->data_len = hlen;
-  seg->pkt_len = hlen;
-  seg->port = pkt->port;
-  seg->vlan_tci = pkt->vlan_tci;
-  seg->vlan_tci_outer = pkt->vlan_tci_outer;
-  seg->hash = pkt->hash;
-  seg->packet_type = pkt->packet_type;
-  seg->ol_flags = p.segment_ol_flags;
-  seg->tx_offload = p.segment_tx_offload;
-}
 
 }  // namespace gso
 

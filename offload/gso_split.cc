@@ -68,13 +68,12 @@ void take_refs(rte_mbuf* m, uint16_t n) {
     rte_mbuf_refcnt_update(RTE_MBUF_CLONED(m) ? rte_mbuf_from_indirect(m) : m, int16_t(n));
 }
 
-// rte_pktmbuf_alloc_bulk() for mbufs whose every field reset touches is then
-// written again by start_segment() or point_at() (ol_flags, data_off, lengths,
-// next, nb_segs) or is set here: the same mbufs in the same state, but with
-// stores only. Reset's reads of each fresh mbuf (ol_flags, buf_len) miss the
-// cache and were the larger part of the cost of allocating. `data_off` is the
-// headroom, which the caller checked fits the pool's data room.
-inline void reset_fields(rte_mbuf* m, uint16_t data_off) {
+// rte_pktmbuf_alloc_bulk() for the pieces of a chained input, whose every
+// field reset touches is then written again by point_at() (ol_flags, data_off,
+// lengths, next, nb_segs) or is set here: the same mbufs in the same state, but
+// with stores only. Reset's reads of each fresh mbuf (ol_flags, buf_len) miss
+// the cache and were the larger part of the cost of allocating.
+inline void reset_fields(rte_mbuf* m) {
   m->next = nullptr;
   m->pkt_len = 0;
   m->tx_offload = 0;
@@ -84,14 +83,20 @@ inline void reset_fields(rte_mbuf* m, uint16_t data_off) {
   m->port = RTE_MBUF_PORT_INVALID;
   m->ol_flags = 0;
   m->packet_type = 0;
-  m->data_off = data_off;
+  m->data_off = 0;
   m->data_len = 0;
 }
 
-[[nodiscard]] bool alloc_fresh(rte_mempool* mp, rte_mbuf** ms, uint32_t n, uint16_t data_off) {
+[[nodiscard]] bool alloc_fresh(rte_mempool* mp, rte_mbuf** ms, uint32_t n) {
   if (rte_mempool_get_bulk(mp, reinterpret_cast<void**>(ms), n) != 0) return false;
-  for (uint32_t i = 0; i < n; ++i) reset_fields(ms[i], data_off);
+  for (uint32_t i = 0; i < n; ++i) reset_fields(ms[i]);
   return true;
+}
+
+// Segment mbufs straight from the pool: start_segment() gives each every field
+// rte_pktmbuf_reset() would, so there is nothing to do before.
+[[nodiscard]] bool alloc_segments(rte_mempool* mp, rte_mbuf** ms, uint32_t n) {
+  return rte_mempool_get_bulk(mp, reinterpret_cast<void**>(ms), n) == 0;
 }
 
 void append(rte_mbuf* head, rte_mbuf*& last, rte_mbuf* piece) {
@@ -101,40 +106,72 @@ void append(rte_mbuf* head, rte_mbuf*& last, rte_mbuf* piece) {
   head->pkt_len += piece->data_len;
 }
 
+// A piece of a flat input: every field rte_pktmbuf_reset() and point_at()
+// would give a fresh mbuf, in one pass.
+inline void init_flat_piece(rte_mbuf* piece, const rte_mbuf* pkt, bool ext, uint32_t data_off,
+                            uint32_t len) {
+  piece->next = nullptr;
+  piece->nb_segs = 1;
+  piece->port = RTE_MBUF_PORT_INVALID;
+  piece->tx_offload = 0;
+  piece->vlan_tci = 0;
+  piece->vlan_tci_outer = 0;
+  piece->packet_type = 0;
+  if (ext) {
+    piece->ol_flags = RTE_MBUF_F_EXTERNAL;
+    piece->shinfo = pkt->shinfo;
+  } else {
+    piece->ol_flags = RTE_MBUF_F_INDIRECT;
+    piece->priv_size = pkt->priv_size;  // locates the direct mbuf on detach
+  }
+  piece->buf_addr = pkt->buf_addr;
+  piece->buf_iova = pkt->buf_iova;
+  piece->buf_len = pkt->buf_len;
+  piece->data_off = uint16_t(data_off);
+  piece->data_len = uint16_t(len);
+  piece->pkt_len = len;
+}
+
+// Gives a fresh mbuf from the header pool every field rte_pktmbuf_reset()
+// would, with the metadata of a segment of `pkt` (one store per field), and
+// its data length the headers' (written by write_segment_headers()). The
+// splitters checked the headroom and headers fit the pool's data room, so the
+// headroom needs none of rte_pktmbuf_reset_headroom()'s clamping.
+inline void start_segment(rte_mbuf* seg, const rte_mbuf* pkt, const Plan& p) {
+  const uint16_t hlen = p.layout.header_len();
+  seg->next = nullptr;
+  seg->nb_segs = 1;
+  seg->data_off = RTE_PKTMBUF_HEADROOM;
+  seg->data_len = hlen;
+  seg->pkt_len = hlen;
+  seg->port = pkt->port;
+  seg->vlan_tci = pkt->vlan_tci;
+  seg->vlan_tci_outer = pkt->vlan_tci_outer;
+  seg->hash = pkt->hash;
+  seg->packet_type = pkt->packet_type;
+  seg->ol_flags = p.segment_ol_flags;
+  seg->tx_offload = p.segment_tx_offload;
+}
+
 // split_attach() for an input in one mbuf: segment i's payload is the one
-// piece [header_len + i * mss, + its length) of that mbuf. The pieces come
-// straight from the pool: each is given here every field rte_pktmbuf_reset()
-// and point_at() would give it, in one pass.
+// piece [header_len + i * mss, + its length) of that mbuf.
 void attach_flat(rte_mbuf* pkt, const Plan& p, rte_mbuf** out, rte_mbuf** pieces) {
   const uint32_t hlen = p.layout.header_len();
   const bool ext = RTE_MBUF_HAS_EXTBUF(pkt);
-  const uint64_t piece_flags = ext ? RTE_MBUF_F_EXTERNAL : RTE_MBUF_F_INDIRECT;
-  void* const buf_addr = pkt->buf_addr;
-  const rte_iova_t buf_iova = pkt->buf_iova;
-  const uint16_t buf_len = pkt->buf_len;
   const uint32_t data_off = pkt->data_off + hlen;
+  const uint8_t* payload = rte_pktmbuf_mtod(pkt, const uint8_t*) + hlen;
   for (uint16_t i = 0; i < p.count; ++i) {
     rte_mbuf* seg = out[i];
-    start_segment(seg, pkt, p);
-    const uint32_t len = p.segment_payload(i);
     rte_mbuf* piece = pieces[i];
-    reset_fields(piece, uint16_t(data_off + uint32_t(i) * p.mss));
-    if (ext)
-      piece->shinfo = pkt->shinfo;
-    else
-      piece->priv_size = pkt->priv_size;  // locates the direct mbuf on detach
-    piece->ol_flags = piece_flags;
-    piece->buf_addr = buf_addr;
-    piece->buf_iova = buf_iova;
-    piece->buf_len = buf_len;
-    piece->data_len = uint16_t(len);
-    piece->pkt_len = len;
+    const uint32_t len = p.segment_payload(i);
+    start_segment(seg, pkt, p);
+    init_flat_piece(piece, pkt, ext, data_off + uint32_t(i) * p.mss, len);
     seg->next = piece;
     seg->nb_segs = 2;
-    seg->pkt_len += len;
+    seg->pkt_len = hlen + len;
     Checksum sum;
-    if (p.needs_payload_sum()) sum.add(rte_pktmbuf_mtod(piece, const void*), len);
-    fix_segment_headers(seg, p, i, len, sum);
+    if (p.needs_payload_sum()) sum.add(payload + uint32_t(i) * p.mss, len);
+    write_segment_headers(rte_pktmbuf_mtod(seg, uint8_t*), p, i, len, sum);
   }
   take_refs(pkt, p.count);
   rte_pktmbuf_free(pkt);  // the segments hold their own references now
@@ -155,9 +192,9 @@ Reason split_attach(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf
   // allocation, so a refusal never leaves freed mbufs in the caller's array.
   // attach_flat() writes every field of its pieces itself.
   if (flat ? rte_mempool_get_bulk(cfg.indirect_pool, reinterpret_cast<void**>(pieces), npieces) != 0
-           : !alloc_fresh(cfg.indirect_pool, pieces, npieces, 0))
+           : !alloc_fresh(cfg.indirect_pool, pieces, npieces))
     return Reason::NoMemory;
-  if (!alloc_fresh(cfg.header_pool, out, p.count, RTE_PKTMBUF_HEADROOM)) {
+  if (!alloc_segments(cfg.header_pool, out, p.count)) {
     if (flat)  // untouched since rte_mempool_get_bulk(): straight back
       rte_mempool_put_bulk(cfg.indirect_pool, reinterpret_cast<void**>(pieces), npieces);
     else
@@ -194,7 +231,7 @@ Reason split_attach(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf
       c.off += take;
       left -= take;
     }
-    fix_segment_headers(seg, p, i, len, sum);
+    write_segment_headers(rte_pktmbuf_mtod(seg, uint8_t*), p, i, len, sum);
   }
   take_refs(ref_seg, refs);
   rte_pktmbuf_free(pkt);  // the segments hold their own references now
@@ -205,7 +242,7 @@ Reason split_copy(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf**
   if (rte_pktmbuf_data_room_size(cfg.header_pool) <
       RTE_PKTMBUF_HEADROOM + p.layout.header_len() + p.mss)
     return Reason::NoHeadroom;
-  if (!alloc_fresh(cfg.header_pool, out, p.count, RTE_PKTMBUF_HEADROOM)) return Reason::NoMemory;
+  if (!alloc_segments(cfg.header_pool, out, p.count)) return Reason::NoMemory;
 
   Cursor c{pkt, p.layout.header_len()};
   for (uint16_t i = 0; i < p.count; ++i) {
@@ -227,7 +264,7 @@ Reason split_copy(const GsoConfig& cfg, rte_mbuf* pkt, const Plan& p, rte_mbuf**
     }
     seg->data_len = uint16_t(seg->data_len + len);
     seg->pkt_len += len;
-    fix_segment_headers(seg, p, i, len, sum);
+    write_segment_headers(rte_pktmbuf_mtod(seg, uint8_t*), p, i, len, sum);
   }
   rte_pktmbuf_free(pkt);
   return Reason::Ok;
