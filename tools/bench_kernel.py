@@ -27,6 +27,9 @@ it (peer_to_guest: tx): above 1514, TCP segments crossed between the kernel and 
 switch whole (up to 64 KB). "rx OFO" is the receiving kernel's TCPOFOQueue count
 (segments that arrived out of order; not known when the guest receives): with no drop
 anywhere, the sender's retransmissions are then spurious ones caused by reordering.
+"busy % cpu0/1" is how busy each CPU was (not idle, not iowait; /proc/stat) while
+iperf3 ran: a CPU near 100% is the bound, and CPU 0 carries the endpoints (QEMU, the
+namespaces' iperf3 and their kernels' send and receive copies) whichever switch runs.
 --json rows also carry the TAPs' drop counters, the sender's kinds of retransmission
 (TcpExt), ours' drop counters and OVS's vhost port drops.
 """
@@ -258,6 +261,29 @@ SENDER_TCP = ("TcpExtTCPLossProbes", "TcpExtTCPFastRetrans", "TcpExtTCPSlowStart
               "TcpExtTCPTimeouts", "TcpExtTCPSpuriousRTOs", "TcpExtTCPSACKReorder")
 
 
+def cpu_times():
+    """Per CPU (busy, total) jiffies from /proc/stat: what bounds a case on 2 cores."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                name, *v = line.split()
+                v = [int(x) for x in v[:8]]
+                out[name] = (sum(v) - v[3] - v[4], sum(v))  # all but idle and iowait
+    return out
+
+
+@contextlib.contextmanager
+def cpu_meter(row):
+    """Fills row["cpu_busy"] with each CPU's busy percent over the block."""
+    before = cpu_times()
+    yield
+    after = cpu_times()
+    row["cpu_busy"] = {c: round(100 * (after[c][0] - before[c][0]) /
+                                max(1, after[c][1] - before[c][1]))
+                       for c in after if c in before}
+
+
 def tcp_delta(before, after, keys):
     return {k[3:] if k.startswith("Tcp") else k: after.get(k, 0) - before.get(k, 0) for k in keys}
 
@@ -356,11 +382,14 @@ def ns_to_ns(impl, work, seconds):
         later(server_in(work, b))
         sa, sb = dev_stats(a, ta), dev_stats(b, tb)
         ca, cb = tcp_counters(a), tcp_counters(b)
-        report = client_in(a, B_IP, seconds)
+        cpu = {}
+        with cpu_meter(cpu):
+            report = client_in(a, B_IP, seconds)
         ea, eb = dev_stats(a, ta), dev_stats(b, tb)
         kernel_tcp = {"sender": tcp_delta(ca, tcp_counters(a), SENDER_TCP),
                       "receiver": tcp_delta(cb, tcp_counters(b), RECEIVER_TCP)}
         row = iperf_summary(report)
+        row.update(cpu)
         row.update(kernel_avg_bytes=avg_frame(sb, eb, "rx"),
                    sender_tx_avg_bytes=avg_frame(sa, ea, "tx"),
                    kernel_dropped={"sender_tx": ea["tx_dropped"] - sa["tx_dropped"],
@@ -415,15 +444,19 @@ def guest_case(impl, work, seconds, to_guest):
         wait_vm_reach(vm, B_IP)
         before = dev_stats(peer, tap)
         c0 = tcp_counters(peer)
+        cpu = {}
         if to_guest:
             vm.iperf3_server()
-            report = client_in(peer, A_IP, seconds, wait_server=10)
+            with cpu_meter(cpu):
+                report = client_in(peer, A_IP, seconds, wait_server=10)
         else:
             later(server_in(work, peer))
-            report = vm.iperf3(B_IP, seconds)
+            with cpu_meter(cpu):
+                report = vm.iperf3(B_IP, seconds)
         after = dev_stats(peer, tap)
         peer_tcp = tcp_delta(c0, tcp_counters(peer), SENDER_TCP if to_guest else RECEIVER_TCP)
         row = iperf_summary(report)
+        row.update(cpu)
         row.update(kernel_avg_bytes=avg_frame(before, after, "tx" if to_guest else "rx"),
                    kernel_dropped={k: after[k] - before[k] for k in ("rx_dropped", "tx_dropped")},
                    kernel_tcp={"sender" if to_guest else "receiver": peer_tcp},
@@ -461,6 +494,9 @@ def median_row(case, impl, runs):
     ofo = [r["kernel_tcp"]["receiver"]["ExtTCPOFOQueue"] for r in ok
            if "receiver" in r.get("kernel_tcp", {})]
     row["receiver_out_of_order"] = statistics.median(ofo) if ofo else None
+    busy = [r["cpu_busy"] for r in ok if "cpu_busy" in r]
+    if busy:
+        row["cpu_busy"] = {c: statistics.median(b[c] for b in busy) for c in busy[0]}
     mid = sorted(ok, key=lambda r: r["gbps"])[(len(ok) - 1) // 2]
     for k, v in mid.items():
         if k not in row and k not in ("bytes",):
@@ -476,20 +512,21 @@ def fmt_num(x, f="{:.2f}"):
 
 def print_table(rows):
     head = ("case", "impl", "Gbit/s", "retrans", "rx OFO", "kern B/pkt", "whole",
-            "runs (Gbit/s / retrans)", "note")
+            "busy % cpu0/1", "runs (Gbit/s / retrans)", "note")
     body = []
     for r in rows:
         runs = " ".join(f"{g:.2f}/{t}" for g, t in zip(r.get("gbps_runs", []),
                                                        r.get("retransmits_runs", [])))
         whole = r.get("whole_segments")
+        busy = "/".join(f"{v:.0f}" for _, v in sorted(r.get("cpu_busy", {}).items())) or "n/a"
         body.append((r["case"], r["impl"], fmt_num(r["gbps"]),
                      fmt_num(r["retransmits"], "{:g}"), fmt_num(r.get("receiver_out_of_order"), "{:g}"),
                      fmt_num(r.get("kernel_avg_bytes"), "{:.0f}"),
-                     "-" if whole is None else ("yes" if whole else "no"), runs,
+                     "-" if whole is None else ("yes" if whole else "no"), busy, runs,
                      r.get("note", "")[:120]))
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     fmt = "  ".join(["{:<%d}" % w[0], "{:<%d}" % w[1]] + ["{:>%d}" % x for x in w[2:6]] +
-                    ["{:<%d}" % w[6], "{:<%d}" % w[7], "{}"])
+                    ["{:<%d}" % w[6], "{:>%d}" % w[7], "{:<%d}" % w[8], "{}"])
     print(fmt.format(*head).rstrip())
     for i, b in enumerate(body):
         if i and b[0] != body[i - 1][0]:
