@@ -1,5 +1,6 @@
 #include "vhost_port.h"
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_vhost.h>
 #include <sys/stat.h>
@@ -81,10 +82,14 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
   uint64_t supported = 0;
   rte_vhost_driver_get_features(path, &supported);
   uint64_t withdrawn = opts.disabled | kNeverOffered;
+  // Coalescing reads the split ring's event index (guest_call.h); guests
+  // use split rings unless told otherwise (QEMU's packed=off).
+  if (opts.notify.policy == NotifyPolicy::Coalesce) withdrawn |= bit(kRingPacked);
   port->offered_ = supported & ~withdrawn;
   static const rte_vhost_device_ops ops = {
       .new_device = &VhostPort::on_new_device,
       .destroy_device = &VhostPort::on_destroy_device,
+      .vring_state_changed = &VhostPort::on_vring_state_changed,
   };
   {
     std::lock_guard<std::mutex> lock(g_registry_mutex);
@@ -97,9 +102,10 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
     error = "cannot start vhost-user socket " + opts.path + ": see the log above";
     return nullptr;  // the destructor unregisters
   }
-  VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s", port->name().c_str(),
+  VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s; guest interrupts: %s", port->name().c_str(),
          opts.client ? "client of" : "server on", path,
-         feature_names(port->offered_ & kOffloadMask).c_str());
+         feature_names(port->offered_ & kOffloadMask).c_str(),
+         notify_description(opts.notify).c_str());
   return port;
 }
 
@@ -128,6 +134,25 @@ void VhostPort::on_destroy_device(int vid) {
   if (VhostPort* p = by_vid(vid)) p->detach(vid);
 }
 
+// Fires around every change of a vring's call or kick eventfd (the guest
+// masking an MSI-X vector, a driver restart), with the library's vring locks
+// held: nothing here may wait for the datapath.
+int VhostPort::on_vring_state_changed(int vid, uint16_t queue, int enable) {
+  VhostPort* p = by_vid(vid);
+  if (p != nullptr && enable && queue <= kGuestTxQueue && p->vid_.load() == vid)
+    p->take_over_calls(vid, queue);
+  return 0;
+}
+
+void VhostPort::take_over_calls(int vid, uint16_t queue) {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  bool own = opts_.notify.policy == NotifyPolicy::Coalesce;
+  if (!calls_[queue].take_over(vid, queue, own) && own)
+    VO_LOG(INFO, "port %s: vring %u has no interrupt eventfd (the guest polls it), or it "
+           "could not be taken over: the vhost library raises its interrupts",
+           name().c_str(), queue);
+}
+
 void VhostPort::attach(int vid) {
   uint64_t f = 0;
   rte_vhost_get_negotiated_features(vid, &f);
@@ -142,9 +167,15 @@ void VhostPort::attach(int vid) {
   c.max_tso_frame = 65535 + 18;  // the guest takes the segment whole and never cuts it
   caps_ = c;
   negotiated_.store(f, std::memory_order_release);
-  // The datapath polls: the guest need not kick us (saves it a VM exit per kick).
+  // The datapath polls: the guest need not kick us (saves it a VM exit per
+  // kick). With EVENT_IDX the library leaves avail_event where the guest's
+  // driver started it, so the guest kicks once per 65,536 buffers at most.
   for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid); ++q)
     rte_vhost_enable_guest_notification(vid, q, 0);
+  for (uint16_t q : {kGuestRxQueue, kGuestTxQueue}) {
+    calls_[q].configure(rte_get_tsc_hz() * opts_.notify.gap_us / 1000000);
+    take_over_calls(vid, q);
+  }
   vid_.store(vid, std::memory_order_release);
   ready_.store(true, std::memory_order_release);
   connects_++;
@@ -163,6 +194,10 @@ void VhostPort::detach(int vid) {
   // epoch, or both sides could miss each other.
   ready_.store(false, std::memory_order_seq_cst);
   if (quiesce_) quiesce_();  // after this the datapath no longer uses vid
+  {
+    std::lock_guard<std::mutex> lock(calls_mutex_);
+    for (GuestCall& c : calls_) c.release();
+  }
   std::lock_guard<std::mutex> lock(stats_mutex_);
   vid_.store(-1, std::memory_order_release);
   VO_LOG(INFO, "port %s: guest disconnected", name().c_str());
@@ -201,6 +236,31 @@ uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
   return sent;
 }
 
+// One call per ring per round at most, spaced by the gap while the guest
+// keeps asking (guest_call.h).
+bool VhostPort::end_of_round(uint64_t now) {
+  if (!ready()) return false;
+  GuestCall& rx = calls_[kGuestRxQueue];
+  GuestCall& tx = calls_[kGuestTxQueue];
+  bool rx_streamed = rx.streams();
+  bool held = rx.end_of_round(now, tx.streams());
+  return tx.end_of_round(now, rx_streamed) || held;
+}
+
+uint64_t VhostPort::interrupts(uint16_t q) const {
+  uint64_t n = calls_[q].calls();
+  if (opts_.notify.policy == NotifyPolicy::Library)
+    for (auto& [k, v] : vring_stats())
+      if (k == (q == kGuestRxQueue ? "to_guest_guest_notifications" : "from_guest_guest_notifications"))
+        n += v;
+  return n;
+}
+
+uint64_t VhostPort::kicks(uint16_t q) const {
+  std::lock_guard<std::mutex> lock(calls_mutex_);
+  return calls_[q].kicks();
+}
+
 TxCaps VhostPort::tx_caps() const { return caps_; }
 
 Port::Details VhostPort::details() const {
@@ -211,6 +271,11 @@ Port::Details VhostPort::details() const {
   d.text.emplace_back("offered", feature_names(offered_ & kOffloadMask));
   d.numbers.emplace_back("feature_bits", negotiated());
   d.numbers.emplace_back("connects", connects());
+  d.text.emplace_back("notify", notify_description(opts_.notify));
+  d.numbers.emplace_back("to_guest_interrupts", interrupts(kGuestRxQueue));
+  d.numbers.emplace_back("from_guest_interrupts", interrupts(kGuestTxQueue));
+  d.numbers.emplace_back("to_guest_kicks", kicks(kGuestRxQueue));
+  d.numbers.emplace_back("from_guest_kicks", kicks(kGuestTxQueue));
   for (auto& [k, v] : vring_stats()) d.numbers.emplace_back("vring_" + k, v);
   return d;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_call.h"
 #include "vswitch/port.h"
 
 struct rte_mempool;
@@ -24,6 +25,7 @@ struct VhostOptions {
   std::string name;            // defaults to the socket's file name
   bool client = false;         // QEMU is the server; reconnect when it restarts
   uint64_t disabled = 0;       // virtio feature bits withdrawn from the offer
+  NotifyConfig notify;         // when the switch interrupts the guest
 };
 
 class VhostPort final : public Port {
@@ -38,6 +40,7 @@ class VhostPort final : public Port {
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
+  bool end_of_round(uint64_t now) override;
   TxCaps tx_caps() const override;
   Details details() const override;
 
@@ -57,6 +60,12 @@ class VhostPort final : public Port {
 
   static int on_new_device(int vid);
   static void on_destroy_device(int vid);
+  static int on_vring_state_changed(int vid, uint16_t queue, int enable);
+  void take_over_calls(int vid, uint16_t queue);
+  // Interrupts raised into the guest on vring q (ours, or the library's when
+  // it keeps the call) and kicks the guest made on it, over the port's life.
+  uint64_t interrupts(uint16_t q) const;
+  uint64_t kicks(uint16_t q) const;
   static VhostPort* by_vid(int vid);
 
   VhostOptions opts_;
@@ -69,6 +78,11 @@ class VhostPort final : public Port {
   std::atomic<uint64_t> connects_{0};
   TxCaps caps_;  // rewritten only while !ready_
   mutable std::mutex stats_mutex_;
+  // The first queue pair's calls (0: to the guest, 1: from it). Their own
+  // mutex: vring_state_changed runs with the library's vring locks held,
+  // which vring_stats() waits for while holding stats_mutex_.
+  GuestCall calls_[2];
+  mutable std::mutex calls_mutex_;
 };
 
 }  // namespace vo::vhost

@@ -65,6 +65,12 @@ class Port {
   // rest stay the caller's).
   virtual uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) = 0;
   [[nodiscard]] virtual TxCaps tx_caps() const = 0;
+  // Called once per datapath round, after every port was polled and
+  // flushed: where a port that notifies its peer (a guest's interrupt)
+  // decides to, once for the round's work. True while it holds a
+  // notification back for a deadline: the datapath then keeps polling
+  // instead of napping.
+  virtual bool end_of_round(uint64_t /*now*/) { return false; }
 
   // Port-specific facts for statistics (negotiated features, the device's
   // offloads, library counters); called from the telemetry thread.
