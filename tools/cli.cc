@@ -42,6 +42,33 @@ bool kernel_port_option(Config& c, const std::string& opt, const char* v, const 
   return true;
 }
 
+// --notify, --notify-gap-us: options of the guest port just before them.
+bool guest_port_option(Config& c, const std::string& opt, const char* v, const uint32_t* n,
+                       std::string& error) {
+  if (c.ports.empty() || (c.ports.back().kind != PortKind::Vhost &&
+                          c.ports.back().kind != PortKind::VhostClient)) {
+    error = opt + " applies to a guest port only: put it after the --vhost or --vhost-client "
+                  "it belongs to";
+    return false;
+  }
+  vhost::NotifyConfig& notify = c.ports.back().notify;
+  if (opt == "--notify") {
+    if (vhost::parse_notify_policy(v, notify.policy)) return true;
+    error = "--notify takes library or coalesce, not '" + std::string(v) + "'";
+    return false;
+  }
+  if (n == nullptr) {
+    error = "option " + opt + " takes a whole number, not '" + v + "'";
+    return false;
+  }
+  if (*n > 1000000) {
+    error = "--notify-gap-us " + std::string(v) + " is out of range: give 0 to 1000000";
+    return false;
+  }
+  notify.gap_us = *n;
+  return true;
+}
+
 }  // namespace
 
 std::string usage(const char* prog) {
@@ -76,6 +103,14 @@ Options for the port named just before them:
   --no-gro                do not merge segments received on this port
   --netns NS              kernel port: put the TAP in network namespace NS (as made by
                           `ip netns add NS`); the port goes down if NS is deleted
+  --notify POLICY         guest port: when the switch interrupts the guest. coalesce
+                          (default): at most once per datapath round, honouring the
+                          guest's event index, and under load at most once per gap;
+                          library: after every burst, as librte_vhost does
+  --notify-gap-us N       guest port, coalesce: least time between two interrupts of
+                          a queue while the guest streams (default 1000); a lone
+                          packet or a request/response exchange is never held
+                          (0 = no gap: one interrupt per round at most)
   --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
   --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
                           have been created multi_queue), default 1
@@ -147,6 +182,8 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
       c.ports.push_back(PortSpec{k, v, "", "", true});
     } else if (a == "--netns" || a == "--mtu" || a == "--queues") {
       if (!kernel_port_option(c, a, v, numeric ? &n : nullptr, error)) return std::nullopt;
+    } else if (a == "--notify" || a == "--notify-gap-us") {
+      if (!guest_port_option(c, a, v, numeric ? &n : nullptr, error)) return std::nullopt;
     } else if (a == "--name" || a == "--disable") {
       PortSpec* p = need_port(a.c_str());
       if (!p) return std::nullopt;

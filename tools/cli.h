@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vhost/guest_call.h"
 #include "vswitch/datapath.h"
 
 namespace vo::cli {
@@ -23,6 +24,8 @@ struct PortSpec {
   std::string netns;    // create or attach the TAP inside this named namespace
   uint32_t mtu = 0;     // 0: leave the device's
   uint16_t queues = 1;  // >1: IFF_MULTI_QUEUE
+  // Guest ports (--vhost, --vhost-client) only:
+  vhost::NotifyConfig notify;
 };
 
 struct Config {

@@ -75,12 +75,36 @@ TEST(Cli, BadLinesSayWhatToDo) {
   }
 }
 
+TEST(Cli, GuestInterruptPolicyPerVhostPort) {
+  std::string err;
+  auto c = run({"--vhost", "/tmp/a.sock", "--notify", "library", "--vhost-client", "/tmp/b.sock",
+                "--notify-gap-us", "250", "--vhost", "/tmp/c.sock"},
+               err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->ports[0].notify.policy, vhost::NotifyPolicy::Library);
+  EXPECT_EQ(c->ports[1].notify.policy, vhost::NotifyPolicy::Coalesce);
+  EXPECT_EQ(c->ports[1].notify.gap_us, 250u);
+  EXPECT_EQ(c->ports[2].notify.policy, vhost::NotifyPolicy::Coalesce) << "the default";
+  EXPECT_EQ(c->ports[2].notify.gap_us, vhost::NotifyConfig().gap_us);
+  const BadLine rows[] = {
+      {{"--vhost", "/tmp/a.sock", "--notify", "sometimes"}, "--notify takes library or coalesce"},
+      {{"--tap", "vo-k0", "--notify", "library"}, "applies to a guest port"},
+      {{"--vhost", "/tmp/a.sock", "--notify-gap-us", "x"}, "takes a whole number"},
+      {{"--vhost", "/tmp/a.sock", "--notify-gap-us", "2000000"}, "out of range"},
+  };
+  for (const auto& r : rows) {
+    EXPECT_FALSE(run(r.args, err));
+    EXPECT_NE(err.find(r.says), std::string::npos) << err;
+  }
+}
+
 TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
                           "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
-                          "--mac-age", "--tx-hold-us", "--gso-copy", "--help"})
+                          "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
+                          "--notify-gap-us"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 
