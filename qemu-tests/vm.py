@@ -287,10 +287,14 @@ class VethPeer(harness.Netns):
 
 
 def notifications(port):
-    """Interrupts the switch asked for in a guest (counters of its port): after filling
-    its receive ring, and after taking what it sent (the vhost library's per-queue stats)."""
-    return (port.get("vring_to_guest_guest_notifications", 0) +
-            port.get("vring_from_guest_guest_notifications", 0))
+    """Interrupts the switch raised in a guest (counters of its port): after filling its
+    receive ring, and after taking what it sent."""
+    return port.get("to_guest_interrupts", 0) + port.get("from_guest_interrupts", 0)
+
+
+def kicks(port):
+    """Notifications the guest sent the switch (kicks, VM exits of their own), both rings."""
+    return port.get("to_guest_kicks", 0) + port.get("from_guest_kicks", 0)
 
 
 def iperf_summary(report):
@@ -337,3 +341,38 @@ def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=10, cpus=None
     command = f"{pin}iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}"
     return iperf3_client(lambda: ns.run(command, check=False, timeout=seconds + 60),
                          f"iperf3 from {ns.name} to {server}", wait_server)
+
+
+def ping_rtts_ms(ns, addr, count=20, interval=0.05):
+    """Round trips (ms) of `count` pings from namespace `ns` to `addr`, one per `interval`
+    seconds: each one alone on the wire. Unanswered pings are missing from the list."""
+    out = ns.run(f"ping -n -c {count} -i {interval} -W 1 {addr}", check=False,
+                 timeout=count * interval + 30)
+    return [float(t) for t in re.findall(r"time=([\d.]+) ms", out)]
+
+
+# A TCP client that sends a 64-byte request and waits for its echo, `count` times on one
+# connection, and prints each round trip in ms (run inside a namespace).
+_RR_CLIENT = r"""
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+msg = b"x" * 63 + b"\n"
+for _ in range(int(sys.argv[3])):
+    t = time.monotonic()
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        chunk = s.recv(len(msg) - len(got))
+        if not chunk:
+            sys.exit("the echo server closed the connection")
+        got += chunk
+    print((time.monotonic() - t) * 1000)
+"""
+
+
+def request_response_ms(ns, addr, port, count=100):
+    """Round trips (ms) of a TCP request/response exchange from namespace `ns` with an echo
+    server at addr:port (in a guest: `nc -ll -p PORT -e cat &`)."""
+    out = ns.run(f"/usr/bin/python3 -c '{_RR_CLIENT}' {addr} {port} {count}", timeout=120)
+    return [float(x) for x in out.split()]

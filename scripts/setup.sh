@@ -11,6 +11,7 @@ PACKAGES=(
   libnuma-dev libpcap-dev
   python3 python3-scapy python3-pytest  # stats client, packet crafting, switch tests
   iproute2 ethtool iperf3 tshark  # network namespaces, kernel peers, captures
+  iputils-ping                    # round trips to guests (interrupt coalescing)
   procps psmisc
   qemu-system-x86 cpio            # real guests (qemu-tests/)
   libvirt-daemon-system libvirt-clients  # the libvirt domain test
