@@ -5,16 +5,18 @@ with the switch's offloads on and off, as a table and a plot.
   qemu-tests/demo.py [--seconds S] [--out DIR]
 
 Run by scripts/run.sh, which installs and builds first. For each of "on" (the
-switch offers every offload, the default) and "off" (`--disable all` on the guest
-ports: the guests negotiate none, as with a switch that has no offloads), boots
+switch offers every offload and coalesces the guests' interrupts, the default),
+"on, irq per burst" (offloads on, `--notify library`: an interrupt after every
+burst, as librte_vhost raises them) and "off" (`--disable all` on the guest ports:
+the guests negotiate none, as with a switch that has no offloads), boots
 two guests and a peer host (a network namespace with the kernel's TCP stack) and
 measures VM -> VM, VM -> peer and peer -> VM with iperf3. The peer sits behind the
 switch's kernel port (a TAP with virtio-net headers, --tap), which takes and gives
 64 KB segments whole when offloads are on; with them off the guests send and take
 MTU-sized packets only. The table shows the
 throughput, TCP retransmissions, the segments the switch cut (GSO) and the packets
-it merged (GRO), and the interrupts the guests took and the switch raised in them
-per GB moved. The plot goes to DIR/demo.png (default build/demo/)."""
+it merged (GRO), the interrupts the guests took and the switch raised in them, and
+the kicks the guests sent the switch, per GB moved. The plot goes to DIR/demo.png (default build/demo/)."""
 import argparse
 import json
 import os
@@ -24,11 +26,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "vswitch", "tests"))
 from harness import BUILD, KernelHost, Switch, cleanup, port_deltas  # noqa: E402
-from vm import (Vm, build_image, iperf3_server, iperf_summary, netns_iperf3,  # noqa: E402
-                notifications)
+from vm import (Vm, build_image, iperf3_server, iperf_summary, kicks,  # noqa: E402
+                netns_iperf3, notifications)
 
 ADDRS = {"vm1": "10.74.0.1/24", "vm2": "10.74.0.2/24", "peer": "10.74.0.9/24"}
 CASES = ("VM -> VM", "VM -> peer", "peer -> VM")
+# Settings compared: name -> the guest ports' options.
+SETTINGS = {"on": [], "on, irq per burst": ["--notify", "library"], "off": ["--disable", "all"]}
 
 
 def say(msg):
@@ -57,6 +61,7 @@ def measure(sw, vms, case, peer, seconds):
         "gro_absorbed": sum(p["gro_absorbed"] for p in ports.values()),
         "interrupts_per_gb": interrupts / gb,
         "notifications_per_gb": sum(notifications(p) for p in guests) / gb,
+        "kicks_per_gb": sum(kicks(p) for p in guests) / gb,
     }
 
 
@@ -66,17 +71,18 @@ def run_phase(offloads, seconds, work):
     with cleanup() as later:
         peer = KernelHost("peer")
         later(peer)
-        socks = {n: os.path.join(work, f"{offloads}-{n}.sock") for n in ("vm1", "vm2")}
+        tag = offloads.replace(", ", "-").replace(" ", "-")
+        socks = {n: os.path.join(work, f"{tag}-{n}.sock") for n in ("vm1", "vm2")}
         args = []
         for n, sock in socks.items():
-            args += ["--vhost", sock, "--name", n] + ([] if offloads == "on" else ["--disable", "all"])
+            args += ["--vhost", sock, "--name", n] + SETTINGS[offloads]
         sw = Switch(work, args + peer.switch_args())
         later(sw)
         peer.attach(ADDRS["peer"].split("/")[0])
         later(iperf3_server(work, peer))
         vms = {}
         for n in socks:
-            vms[n] = Vm(work, socks[n], ip=ADDRS[n], name=f"{offloads}-{n}")
+            vms[n] = Vm(work, socks[n], ip=ADDRS[n], name=f"{tag}-{n}")
             later(vms[n])
             vms[n].iperf3_server()
         say(f"offloads {offloads}: guests up ({vms['vm1'].accel}); negotiated: "
@@ -94,11 +100,12 @@ def run_phase(offloads, seconds, work):
 
 def print_table(rows):
     head = ("case", "offloads", "Gbit/s", "retransmits", "GSO segments", "GRO merged",
-            "segs/merged pkt", "guest irqs/GB", "notifications/GB")
+            "segs/merged pkt", "guest irqs/GB", "irqs raised/GB", "kicks/GB")
     body = [(r["case"], r["offloads"], f"{r['gbps']:.2f}", str(r["retransmits"]),
              str(r["gso_segments"]), str(r["gro_merged"]),
              f"{(r['gro_absorbed'] + r['gro_merged']) / r['gro_merged']:.1f}" if r["gro_merged"] else "-",
-             f"{r['interrupts_per_gb']:.0f}", f"{r['notifications_per_gb']:.0f}") for r in rows]
+             f"{r['interrupts_per_gb']:.0f}", f"{r['notifications_per_gb']:.0f}",
+             f"{r['kicks_per_gb']:.0f}") for r in rows]
     widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     fmt = "  ".join(["{:<%d}" % widths[0], "{:<%d}" % widths[1]] +
                     ["{:>%d}" % w for w in widths[2:]])
@@ -114,12 +121,14 @@ def plot(rows, path):
     by = {(r["case"], r["offloads"]): r for r in rows}
     x = range(len(CASES))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for i, (off, color) in enumerate((("on", "tab:blue"), ("off", "tab:gray"))):
-        shift = [v + (i - 0.5) * 0.38 for v in x]
-        left.bar(shift, [by[(c, off)]["gbps"] for c in CASES], 0.38, label=f"offloads {off}",
-                 color=color)
-        right.bar(shift, [by[(c, off)]["interrupts_per_gb"] for c in CASES], 0.38,
-                  label=f"offloads {off}", color=color)
+    width = 0.8 / len(SETTINGS)
+    colors = ("tab:blue", "tab:orange", "tab:gray")
+    for i, (setting, color) in enumerate(zip(SETTINGS, colors)):
+        shift = [v + (i - (len(SETTINGS) - 1) / 2) * width for v in x]
+        label = f"offloads {setting}"
+        left.bar(shift, [by[(c, setting)]["gbps"] for c in CASES], width, label=label, color=color)
+        right.bar(shift, [by[(c, setting)]["interrupts_per_gb"] for c in CASES], width,
+                  label=label, color=color)
     for ax, title in ((left, "iperf3 throughput (Gbit/s)"), (right, "guest interrupts per GB")):
         ax.set_xticks(list(x), CASES)
         ax.set_title(title)
@@ -139,8 +148,8 @@ def main():
     build_image()
     started = time.monotonic()
     rows = []
-    for offloads in ("on", "off"):
-        rows += run_phase(offloads, args.seconds, args.out)
+    for setting in SETTINGS:
+        rows += run_phase(setting, args.seconds, args.out)
     print_table(rows)
     png = os.path.join(args.out, "demo.png")
     plot(rows, png)
