@@ -77,8 +77,8 @@ OVS_TSO_LOG = "Userspace TCP Segmentation Offloading support enabled"
 FRAME = 1514                # largest frame of a 1500-byte MTU
 
 
-def log(msg):
-    sys.stderr.write(f"bench kernel: {msg}\n")
+def log(msg, bench="kernel"):
+    sys.stderr.write(f"bench {bench}: {msg}\n")
     sys.stderr.flush()
 
 
@@ -400,48 +400,64 @@ def ns_to_ns(impl, work, seconds):
         return row
 
 
-def guest_case(impl, work, seconds, to_guest):
+def guest_topology(impl, work, later, guest_port_args=()):
+    """A TCG guest on `impl`'s vhost-user port and a peer namespace behind its kernel port,
+    both up and reaching each other; what is built is closed by `later`. Returns
+    {"vm", "peer", "tap", "backend_pid"} plus "sw" (ours) or "ovs" (ovs-dpdk).
+    `guest_port_args`: more options of our guest port (ours only)."""
     sock = os.path.join(work, unique("vm") + ".sock")
+    t = {}
+    if impl == "ours":
+        peer = KernelHost("peer")
+        later(peer)
+        sw = Switch(work, ["--vhost", sock, "--name", "vm"] + list(guest_port_args) +
+                    peer.switch_args(), lcores=f"{PEER_CPU},{SWITCH_CPU}", eal_mem=EAL_MEM)
+        later(sw)
+        peer.attach(B_IP)
+        tap = peer.tap
+        vm = Vm(work, sock, ip=f"{A_IP}/24", cpus=PEER_CPU)
+        later(vm)
+        t.update(sw=sw, backend_pid=sw.process.proc.pid)
+    elif impl == "ovs-dpdk":
+        peer = Netns("vokern")
+        later(peer)
+        ovs = Ovs(work)
+        later(ovs)
+        tap = ovs.add_tap()
+        peer.adopt(tap, [f"{B_IP}/24"])
+        ovs.add_vhost_client("vm", sock)
+        vm = Vm(work, sock, ip=f"{A_IP}/24", server=True, cpus=PEER_CPU)
+        later(vm)
+        t.update(ovs=ovs, backend_pid=ovs.vswitchd.proc.pid)
+    else:
+        peer = Netns("vokern")
+        later(peer)
+        (tap,) = taps_of_testpmd(1)
+        # csum engine: the guest's 64 KB segments (port 0) are marked for TSO toward
+        # the TAP (port 1), which cuts them in the PMD at a segment size that fits its
+        # MTU; the TAP's frames go to the guest with their checksums offloaded. The
+        # engine rewrites MACs: each port's frames go to the --eth-peer given here.
+        cmds = ["port stop all", "csum set ip hw 1", "csum set tcp hw 1",
+                f"tso set {TESTPMD_TSO_SEGSZ} 1", "csum set ip hw 0", "csum set tcp hw 0",
+                "port start all", "set fwd csum"]
+        pmd = testpmd_switch(work, [f"net_vhost0,iface={sock},tso=1", f"net_tap0,iface={tap}"],
+                             cmds, [f"--eth-peer=0,{GUEST_MAC}", f"--eth-peer=1,{PEER_MAC}"])
+        later(pmd)
+        wait_iface(tap)
+        peer.adopt(tap, [f"{B_IP}/24"], mac=PEER_MAC)
+        vm = Vm(work, sock, ip=f"{A_IP}/24", mac=GUEST_MAC, cpus=PEER_CPU)
+        later(vm)
+        t.update(backend_pid=pmd.process.proc.pid)
+    peer.addr = B_IP
+    wait_vm_reach(vm, B_IP)
+    t.update(vm=vm, peer=peer, tap=tap)
+    return t
+
+
+def guest_case(impl, work, seconds, to_guest):
     with cleanup() as later:
-        if impl == "ours":
-            peer = KernelHost("peer")
-            later(peer)
-            sw = Switch(work, ["--vhost", sock, "--name", "vm"] + peer.switch_args(),
-                        lcores=f"{PEER_CPU},{SWITCH_CPU}", eal_mem=EAL_MEM)
-            later(sw)
-            peer.attach(B_IP)
-            tap = peer.tap
-            vm = Vm(work, sock, ip=f"{A_IP}/24", cpus=PEER_CPU)
-            later(vm)
-        elif impl == "ovs-dpdk":
-            peer = Netns("vokern")
-            later(peer)
-            ovs = Ovs(work)
-            later(ovs)
-            tap = ovs.add_tap()
-            peer.adopt(tap, [f"{B_IP}/24"])
-            ovs.add_vhost_client("vm", sock)
-            vm = Vm(work, sock, ip=f"{A_IP}/24", server=True, cpus=PEER_CPU)
-            later(vm)
-        else:
-            peer = Netns("vokern")
-            later(peer)
-            (tap,) = taps_of_testpmd(1)
-            # csum engine: the guest's 64 KB segments (port 0) are marked for TSO toward
-            # the TAP (port 1), which cuts them in the PMD at a segment size that fits its
-            # MTU; the TAP's frames go to the guest with their checksums offloaded. The
-            # engine rewrites MACs: each port's frames go to the --eth-peer given here.
-            cmds = ["port stop all", "csum set ip hw 1", "csum set tcp hw 1",
-                    f"tso set {TESTPMD_TSO_SEGSZ} 1", "csum set ip hw 0", "csum set tcp hw 0",
-                    "port start all", "set fwd csum"]
-            later(testpmd_switch(work, [f"net_vhost0,iface={sock},tso=1", f"net_tap0,iface={tap}"],
-                                 cmds, [f"--eth-peer=0,{GUEST_MAC}", f"--eth-peer=1,{PEER_MAC}"]))
-            wait_iface(tap)
-            peer.adopt(tap, [f"{B_IP}/24"], mac=PEER_MAC)
-            vm = Vm(work, sock, ip=f"{A_IP}/24", mac=GUEST_MAC, cpus=PEER_CPU)
-            later(vm)
-        peer.addr = B_IP
-        wait_vm_reach(vm, B_IP)
+        t = guest_topology(impl, work, later)
+        vm, peer, tap = t["vm"], t["peer"], t["tap"]
         before = dev_stats(peer, tap)
         c0 = tcp_counters(peer)
         cpu = {}
@@ -462,9 +478,9 @@ def guest_case(impl, work, seconds, to_guest):
                    kernel_tcp={"sender" if to_guest else "receiver": peer_tcp},
                    guest_offloads=",".join(sorted(vm.features())))
         if impl == "ours":
-            row["ours_drops"] = ours_drops(sw)
+            row["ours_drops"] = ours_drops(t["sw"])
         if impl == "ovs-dpdk":  # drops at OVS's vhost port (guest ring full), whole run
-            st = ovs.iface_stats("vm")
+            st = t["ovs"].iface_stats("vm")
             row.update(ovs_vm_tx_dropped=st.get("tx_dropped"), ovs_vm_rx_dropped=st.get("rx_dropped"))
         return row
 
@@ -624,16 +640,10 @@ def main(argv):
                 for rep in range(args.repetitions):
                     for impl in impls:
                         log(f"{case}/{impl} run {rep + 1}/{args.repetitions}")
-                        try:
-                            r = RUNNERS[case](impl, work, seconds)
-                            log(f"  {r['gbps']:.2f} Gbit/s, {r['retransmits']} retransmits, "
-                                f"{fmt_num(r.get('kernel_avg_bytes'), '{:.0f}')} B/frame at the "
-                                f"kernel")
-                        except Exception as e:  # reported as a failed run; the others go on
-                            failed = True
-                            msg = str(e).strip().splitlines()
-                            r = {"error": f"{type(e).__name__}: {msg[0] if msg else ''}"}
-                            log(f"  failed: {r['error']}")
+                        r = attempt(lambda: RUNNERS[case](impl, work, seconds), lambda r: (
+                            f"{r['gbps']:.2f} Gbit/s, {r['retransmits']} retransmits, "
+                            f"{fmt_num(r.get('kernel_avg_bytes'), '{:.0f}')} B/frame at the kernel"))
+                        failed |= "error" in r
                         runs[impl].append(r)
                 for impl in impls:
                     row = median_row(case, impl, runs[impl])
@@ -641,22 +651,47 @@ def main(argv):
                                switch_cpu=int(SWITCH_CPU))
                     rows.append(row)
     finally:
-        left = dpdk_leftovers()
-        for d in left:
-            shutil.rmtree(d, ignore_errors=True)
-        if left:
-            log(f"removed DPDK runtime leftovers: {' '.join(left)}")
-        if args.keep or failed:
-            log(f"logs kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    if args.json:
+        close_work(work, args.keep or failed)
+    return report(rows, args.json, print_table, verdicts)
+
+
+# Shared with the other benches that run real peers (bench_notify).
+
+def attempt(run, describe, say=log):
+    """run()'s result row, said with describe(row); a failure becomes {"error": ...},
+    said, so that one failed run is reported and the others go on."""
+    try:
+        r = run()
+        say(f"  {describe(r)}")
+    except Exception as e:
+        msg = str(e).strip().splitlines()
+        r = {"error": f"{type(e).__name__}: {msg[0] if msg else ''}"}
+        say(f"  failed: {r['error']}")
+    return r
+
+
+def close_work(work, keep, say=log):
+    """Removes DPDK's runtime leftovers, and the logs' directory unless `keep`."""
+    left = dpdk_leftovers()
+    for d in left:
+        shutil.rmtree(d, ignore_errors=True)
+    if left:
+        say(f"removed DPDK runtime leftovers: {' '.join(left)}")
+    if keep:
+        say(f"logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(rows, as_json, table, verdict_lines):
+    """Prints the rows as JSON lines, or as table(rows) followed by verdict_lines(rows)."""
+    if as_json:
         for r in rows:
             print(json.dumps(r))
         return 0
-    print_table(rows)
+    table(rows)
     print()
-    for line in verdicts(rows):
+    for line in verdict_lines(rows):
         print(line)
     return 0
 
