@@ -407,6 +407,8 @@ def guest_topology(impl, work, later, guest_port_args=()):
     `guest_port_args`: more options of our guest port (ours only)."""
     sock = os.path.join(work, unique("vm") + ".sock")
     t = {}
+    if impl not in IMPLS:
+        raise ValueError(f"no such switch {impl!r} (known: {', '.join(IMPLS)})")
     if impl == "ours":
         peer = KernelHost("peer")
         later(peer)

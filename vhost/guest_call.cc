@@ -76,7 +76,8 @@ std::string notify_description(const NotifyConfig& c) {
 }
 
 CallPacer::Action CallPacer::on_round(uint16_t used_idx, bool event_idx, uint16_t used_event,
-                                      bool no_interrupt, uint64_t now, bool peer_streams) {
+                                      bool no_interrupt, uint64_t now, bool peer_streams,
+                                      bool now_anyway) {
   bool wanted;
   if (!valid_)
     wanted = true;  // a ring just taken over: one call, in case a burst's call was lost
@@ -93,7 +94,7 @@ CallPacer::Action CallPacer::on_round(uint16_t used_idx, bool event_idx, uint16_
   // Hold only a stream: when the last call of this ring or its pair found
   // the guest a batch. A request/response exchange has one entry in flight
   // per call on both rings, and holding it would add the gap to every round trip.
-  if (called_once_ && (streams() || peer_streams) && now - last_call_ < gap_tsc_)
+  if (!now_anyway && called_once_ && (streams() || peer_streams) && now - last_call_ < gap_tsc_)
     return Action::Hold;
   last_batch_ = valid_ ? uint16_t(used_idx - signalled_) : 0;
   last_call_ = now;
@@ -172,8 +173,8 @@ void GuestCall::release() {
   call_fd_ = kick_fd_ = -1;
 }
 
-bool GuestCall::end_of_round(uint64_t now, bool peer_streams) {
-  if (!active_.load(std::memory_order_acquire)) return false;
+CallPacer::Action GuestCall::end_of_round(uint64_t now, bool peer_streams, bool now_anyway) {
+  if (!active_.load(std::memory_order_acquire)) return CallPacer::Action::None;
   SplitRingView ring{static_cast<const volatile uint16_t*>(used_.load(std::memory_order_relaxed)),
                      static_cast<const volatile uint16_t*>(avail_.load(std::memory_order_relaxed)),
                      size_};
@@ -183,18 +184,13 @@ bool GuestCall::end_of_round(uint64_t now, bool peer_streams) {
   // (virtio 1.2 section 2.7.7.2; the library fences the same way).
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   bool no_interrupt = ring.avail_flags() & SplitRingView::kNoInterrupt;
-  switch (pacer_.on_round(idx, event_idx_, ring.used_event(), no_interrupt, now, peer_streams)) {
-    case CallPacer::Action::Call: {
-      uint64_t one = 1;
-      if (write(call_fd_, &one, sizeof(one)) == sizeof(one)) calls_++;
-      return false;
-    }
-    case CallPacer::Action::Hold:
-      return true;
-    case CallPacer::Action::None:
-      return false;
+  CallPacer::Action a = pacer_.on_round(idx, event_idx_, ring.used_event(), no_interrupt, now,
+                                        peer_streams, now_anyway);
+  if (a == CallPacer::Action::Call) {
+    uint64_t one = 1;
+    if (write(call_fd_, &one, sizeof(one)) == sizeof(one)) calls_++;
   }
-  return false;
+  return a;
 }
 
 uint64_t GuestCall::kicks() const {

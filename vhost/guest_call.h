@@ -65,8 +65,11 @@ class CallPacer {
   // that waits for the gap (ask again next round). None: nothing owed.
   // `peer_streams`: the guest's other ring of the pair streams (a guest
   // sending 64 KB segments gets its ACKs one at a time on the receive ring).
+  // `now_anyway`: the pair's other ring is called this round: a call owed
+  // here goes with it, gap or not (with INTx, or one MSI-X vector for the
+  // pair, the guest takes both as one interrupt).
   Action on_round(uint16_t used_idx, bool event_idx, uint16_t used_event, bool no_interrupt,
-                  uint64_t now, bool peer_streams = false);
+                  uint64_t now, bool peer_streams = false, bool now_anyway = false);
   // The last call found the guest a batch: this ring carries a stream.
   [[nodiscard]] bool streams() const { return last_batch_ >= kStreamBatch; }
   // A new ring (guest connected or its driver restarted): the first call
@@ -111,9 +114,10 @@ class GuestCall {
   void release();
   [[nodiscard]] bool active() const { return active_.load(std::memory_order_acquire); }
 
-  // Datapath: true while a call is held back for the gap (keep polling).
-  // `peer_streams`: the other ring of the queue pair streams.
-  bool end_of_round(uint64_t now, bool peer_streams);
+  // Datapath: decides and raises this round's call (Hold: one is owed and
+  // waits for the gap; keep polling). `peer_streams`, `now_anyway`: as for
+  // CallPacer::on_round.
+  CallPacer::Action end_of_round(uint64_t now, bool peer_streams, bool now_anyway = false);
   [[nodiscard]] bool streams() const { return pacer_.streams(); }
 
   [[nodiscard]] uint64_t calls() const { return calls_; }

@@ -19,6 +19,7 @@ struct Round {
   uint64_t now;
   Action expect;
   bool peer_streams = false;  // the pair's other ring streams
+  bool now_anyway = false;    // the pair's other ring is called this round
 };
 
 struct PacerCase {
@@ -55,6 +56,13 @@ const PacerCase kPacerCases[] = {
       {1, 0, false, 10, Action::Call},           // one ACK, and the other ring idle
       {2, 1, false, 20, Action::Hold, true},     // one ACK while the transmit ring streams
       {2, 1, false, 110, Action::Call, true}}},
+    {"an owed call goes with the pair's other ring, gap or not; nothing owed, nothing goes",
+     true, 100,
+     {{0, 0, false, 0, Action::Call},
+      {4, 0, false, 10, Action::Call},
+      {5, 4, false, 20, Action::Hold},
+      {6, 4, false, 30, Action::Call, false, true},
+      {7, 9, false, 40, Action::None, false, true}}},   // the guest waits for entry 9
     {"after a quiet spell the first call goes at once (a lone ping)", true, 100,
      {{0, 0, false, 0, Action::Call},
       {1, 0, false, 5000, Action::Call},
@@ -84,7 +92,7 @@ TEST_P(PacerTest, DecidesEachRound) {
   for (size_t i = 0; i < c.rounds.size(); ++i) {
     const Round& r = c.rounds[i];
     EXPECT_EQ(p.on_round(r.used_idx, c.event_idx, r.used_event, r.no_interrupt, r.now,
-                         r.peer_streams),
+                         r.peer_streams, r.now_anyway),
               r.expect)
         << c.name << ", round " << i;
   }
@@ -125,7 +133,7 @@ TEST(GuestCall, TheLibrarysWritesReachNoGuestOursDo) {
   ASSERT_EQ(write(lib, &one, sizeof(one)), 8);  // a burst's call: now /dev/null
   EXPECT_EQ(drain(guest), 0u);
 
-  EXPECT_FALSE(call.end_of_round(1, false));  // the take-over call
+  EXPECT_EQ(call.end_of_round(1, false), Action::Call);  // the take-over call
   EXPECT_EQ(drain(guest), 1u);
   ring.used.idx = 3;
   ring.set_used_event(5);
@@ -170,7 +178,7 @@ TEST(GuestCall, NoCallEventfdMeansTheGuestPolls) {
   EXPECT_FALSE(call.take_over_fds(-1, &ring.used, &ring.avail, kSize, true));
   EXPECT_FALSE(call.active());
   ring.used.idx = 4;
-  EXPECT_FALSE(call.end_of_round(1, false));
+  EXPECT_EQ(call.end_of_round(1, false), Action::None);
   EXPECT_EQ(call.calls(), 0u);
 }
 

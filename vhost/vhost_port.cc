@@ -240,11 +240,16 @@ uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
 // keeps asking (guest_call.h).
 bool VhostPort::end_of_round(uint64_t now) {
   if (!ready()) return false;
+  using Action = CallPacer::Action;
   GuestCall& rx = calls_[kGuestRxQueue];
   GuestCall& tx = calls_[kGuestTxQueue];
-  bool rx_streamed = rx.streams();
-  bool held = rx.end_of_round(now, tx.streams());
-  return tx.end_of_round(now, rx_streamed) || held;
+  bool rx_streams = rx.streams(), tx_streams = tx.streams();
+  Action a = rx.end_of_round(now, tx_streams);
+  Action b = tx.end_of_round(now, rx_streams, a == Action::Call);
+  // The pair's calls go together: one interrupt where the guest shares one
+  // line or vector between its rings (INTx), one gap for both.
+  if (b == Action::Call && a == Action::Hold) a = rx.end_of_round(now, tx_streams, true);
+  return a == Action::Hold || b == Action::Hold;
 }
 
 uint64_t VhostPort::interrupts(uint16_t q) const {
