@@ -7,12 +7,20 @@
 namespace vo {
 namespace {
 
+// Segments a large segment is cut into at its MSS.
+uint32_t segments_of(const rte_mbuf* m) {
+  uint32_t headers = segment_frame_len(m) - m->tso_segsz;
+  uint32_t payload = m->pkt_len > headers ? m->pkt_len - headers : 0;
+  return (payload + m->tso_segsz - 1) / m->tso_segsz;
+}
+
 bool takes_whole(const TxCaps& caps, const rte_mbuf* m) {
   bool v4 = m->ol_flags & RTE_MBUF_F_TX_IPV4;
   bool tunnel = m->ol_flags & RTE_MBUF_F_TX_TUNNEL_MASK;
   return (v4 ? caps.tso4 : caps.tso6) && (!tunnel || caps.tunnel_tso) &&
          m->pkt_len <= caps.max_large &&
-         segment_frame_len(m) <= caps.max_tso_frame;
+         segment_frame_len(m) <= caps.max_tso_frame &&
+         (caps.max_tso_segments == 0 || segments_of(m) <= caps.max_tso_segments);
 }
 
 uint16_t drop(PortStats& stats, rte_mbuf* m, Reason r) {

@@ -27,8 +27,9 @@ struct Row {
 };
 
 TxCaps caps(bool tso4, bool tso6, bool csum, uint32_t max_frame = 1514, uint32_t max_tso = 1514,
-            bool tunnel_tso = false) {
+            bool tunnel_tso = false, uint16_t max_tso_segments = 0) {
   TxCaps c;
+  c.max_tso_segments = max_tso_segments;
   c.tunnel_tso = tunnel_tso;
   c.tso4 = tso4;
   c.tso6 = tso6;
@@ -74,6 +75,10 @@ TEST_F(Egress, DecidesFromThePortsCapabilities) {
        caps(true, true, true, 1514, 1514, true), Outcome::Whole},
       {"large v4 whose MSS exceeds the port's cut size is cut", Kind::Large4,
        caps(true, true, true, 1514, 1500), Outcome::Cut},
+      {"large v4 that would need more segments than the port makes is cut (net_tap: 64)",
+       Kind::Large4, caps(true, true, true, 1514, 1514, false, 13), Outcome::Cut},
+      {"large v4 within the port's segment limit leaves whole", Kind::Large4,
+       caps(true, true, true, 1514, 1514, false, 14), Outcome::Whole},
       {"large v4 whose segments exceed the port's frame is dropped", Kind::Large4,
        caps(false, false, true, 1200), Outcome::TooBig},
       {"partial checksum to a port that finishes it", Kind::Partial, caps(false, false, true), Outcome::Untouched},

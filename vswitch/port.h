@@ -27,6 +27,8 @@ struct TxCaps {
   uint32_t max_large = 65535 + 18 + 40;  // largest large segment it takes whole
   // Largest frame of a segment the port cuts itself (headers + MSS).
   uint32_t max_tso_frame = 1514;
+  // Most segments the port cuts one large segment into; 0: no limit.
+  uint16_t max_tso_segments = 0;
 };
 
 // Counters a port keeps; written by the datapath lcore only, read by the
