@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "offload/metadata.h"
+#include "tx_copies.h"
 
 namespace vo {
 namespace {
@@ -99,7 +100,10 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   c.max_tso_frame = tap ? mtu : c.max_frame;
   // net_tap's TSO is rte_gso's, which cuts TCP over IPv4 only: it writes an
   // IPv6 large segment whole to a kernel that then drops it as oversized.
+  // And it makes at most MAX_GSO_MBUFS (64, drivers/net/tap/rte_eth_tap.h)
+  // segments of a packet: one that needs more (64 KB at MSS 536) it refuses.
   if (tap) c.tso6 = false;
+  if (tap) c.max_tso_segments = 64;
   port->tso_by_rte_gso_ = tap && c.tso4;
   port->pool_ = pool;
   port->offload_names_ = tx_offload_names(tx) + (c.tso4 && !c.tso6 ? " (TSO for IPv4 only)" : "");
@@ -148,20 +152,13 @@ Reason NicPort::tx_prepare(rte_mbuf* m) {
 // chain of pool mbufs: 64 KB copied costs less than the write per segment the
 // PMD then makes.
 uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  if (tso_by_rte_gso_) {
-    for (uint16_t i = 0; i < n; ++i) {
-      rte_mbuf* m = pkts[i];
-      if (!RTE_MBUF_HAS_EXTBUF(m) || !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) continue;
-      rte_mbuf* copy = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
-      if (copy == nullptr) {  // pool empty: this one and the rest wait, as for a full ring
-        n = i;
-        break;
-      }
-      rte_pktmbuf_free(m);
-      pkts[i] = copy;
-    }
-  }
-  return rte_eth_tx_burst(port_id_, 0, pkts, n);
+  auto send = [this](rte_mbuf** p, uint16_t k) { return rte_eth_tx_burst(port_id_, 0, p, k); };
+  if (!tso_by_rte_gso_) return send(pkts, n);
+  if (tx_scratch_.size() < n) tx_scratch_.resize(n);
+  return send_with_copies(
+      pkts, n, tx_scratch_.data(), pool_,
+      [](const rte_mbuf* m) { return RTE_MBUF_HAS_EXTBUF(m) && (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG); },
+      send);
 }
 
 }  // namespace vo

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "port.h"
 
@@ -48,6 +49,7 @@ class NicPort final : public Port {
   uint16_t port_id_;
   bool tso_by_rte_gso_ = false;  // the device's TSO is rte_gso in software (net_tap)
   rte_mempool* pool_ = nullptr;
+  std::vector<rte_mbuf*> tx_scratch_;  // the burst as handed to the device (copies in it)
   TxCaps caps_;
   std::string offload_names_;
 };
