@@ -115,7 +115,7 @@ class GuestCall {
   [[nodiscard]] bool active() const { return active_.load(std::memory_order_acquire); }
 
   // Datapath: decides and raises this round's call (Hold: one is owed and
-  // waits for the gap; keep polling). `peer_streams`, `now_anyway`: as for
+  // waits for the gap, to be decided again next round). `peer_streams`, `now_anyway`: as for
   // CallPacer::on_round.
   CallPacer::Action end_of_round(uint64_t now, bool peer_streams, bool now_anyway = false);
   [[nodiscard]] bool streams() const { return pacer_.streams(); }

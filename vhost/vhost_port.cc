@@ -232,24 +232,27 @@ uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
   if (!ready()) return 0;
   uint16_t sent =
       rte_vhost_enqueue_burst(vid_.load(std::memory_order_relaxed), kGuestRxQueue, pkts, n);
+  rx_ring_full_ |= sent < n;
   rte_pktmbuf_free_bulk(pkts, sent);  // enqueue copied them into the guest's buffers
   return sent;
 }
 
 // One call per ring per round at most, spaced by the gap while the guest
 // keeps asking (guest_call.h).
-bool VhostPort::end_of_round(uint64_t now) {
-  if (!ready()) return false;
+void VhostPort::end_of_round(uint64_t now) {
+  if (!ready()) return;
   using Action = CallPacer::Action;
   GuestCall& rx = calls_[kGuestRxQueue];
   GuestCall& tx = calls_[kGuestTxQueue];
   bool rx_streams = rx.streams(), tx_streams = tx.streams();
-  Action a = rx.end_of_round(now, tx_streams);
+  // A guest whose receive ring is full is called at once: held, it would
+  // find the ring full again and the switch would queue, then drop.
+  Action a = rx.end_of_round(now, tx_streams, rx_ring_full_);
+  rx_ring_full_ = false;
   Action b = tx.end_of_round(now, rx_streams, a == Action::Call);
   // The pair's calls go together: one interrupt where the guest shares one
   // line or vector between its rings (INTx), one gap for both.
-  if (b == Action::Call && a == Action::Hold) a = rx.end_of_round(now, tx_streams, true);
-  return a == Action::Hold || b == Action::Hold;
+  if (b == Action::Call && a == Action::Hold) rx.end_of_round(now, tx_streams, true);
 }
 
 uint64_t VhostPort::interrupts(uint16_t q) const {

@@ -40,7 +40,7 @@ class VhostPort final : public Port {
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
-  bool end_of_round(uint64_t now) override;
+  void end_of_round(uint64_t now) override;
   TxCaps tx_caps() const override;
   Details details() const override;
 
@@ -82,6 +82,7 @@ class VhostPort final : public Port {
   // mutex: vring_state_changed runs with the library's vring locks held,
   // which vring_stats() waits for while holding stats_mutex_.
   GuestCall calls_[2];
+  bool rx_ring_full_ = false;  // this round the guest's receive ring took less than given
   mutable std::mutex calls_mutex_;
 };
 

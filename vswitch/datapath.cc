@@ -84,7 +84,7 @@ void Datapath::run() {
       flush_tx(i, now);
       busy += ports_[i]->tx_count;  // packets waiting for a full port: no nap
     }
-    for (auto& ps : ports_) busy += ps->port->end_of_round(now);  // a held guest interrupt: no nap
+    for (auto& ps : ports_) ps->port->end_of_round(now);
     epoch_.fetch_add(1);  // even: quiescent
     if (busy == 0)
       idle(sleep_us, idle_polls);

@@ -69,10 +69,11 @@ class Port {
   [[nodiscard]] virtual TxCaps tx_caps() const = 0;
   // Called once per datapath round, after every port was polled and
   // flushed: where a port that notifies its peer (a guest's interrupt)
-  // decides to, once for the round's work. True while it holds a
-  // notification back for a deadline: the datapath then keeps polling
-  // instead of napping.
-  virtual bool end_of_round(uint64_t /*now*/) { return false; }
+  // decides to, once for the round's work. A notification it holds back
+  // waits for a later round; the datapath does not stay awake for it (a
+  // nap is shorter than any hold worth making, and polling faster would
+  // only shrink the bursts GRO merges).
+  virtual void end_of_round(uint64_t /*now*/) {}
 
   // Port-specific facts for statistics (negotiated features, the device's
   // offloads, library counters); called from the telemetry thread.
