@@ -41,6 +41,11 @@ Reason mark_tso(rte_mbuf* m, uint16_t mss) {
   return Reason::Ok;
 }
 
+Reason mark_tso_from_peer(rte_mbuf* m, uint16_t mss) {
+  if (mss != 0 && mss < kMinPeerMss) return Reason::MssTooSmall;
+  return mark_tso(m, mss);
+}
+
 Reason mark_partial_checksum(rte_mbuf* m) {
   Layout l;
   Reason r = parse(m, l);

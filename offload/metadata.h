@@ -28,6 +28,15 @@ namespace vo {
 // checksum metadata and Reason::Ok. Any refusal leaves the packet unchanged.
 [[nodiscard]] Reason mark_tso(rte_mbuf* m, uint16_t mss);
 
+// The smallest MSS a peer may ask a large segment to be cut at: TCP's
+// minimum (Linux's TCP_MIN_MSS). Below it a 64 KB segment would become
+// thousands of packets; no stack sends such a segment but a hostile one.
+constexpr uint16_t kMinPeerMss = 88;
+
+// mark_tso() for a large segment a port received (from a guest, a kernel, a
+// NIC's LRO): an MSS below kMinPeerMss is refused too.
+[[nodiscard]] Reason mark_tso_from_peer(rte_mbuf* m, uint16_t mss);
+
 // Marks a TCP or UDP packet whose L4 checksum field holds the pseudo-header sum.
 [[nodiscard]] Reason mark_partial_checksum(rte_mbuf* m);
 

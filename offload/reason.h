@@ -34,6 +34,9 @@ namespace vo {
   X(ChainLengthMismatch, "mbuf chain shorter or longer than pkt_len")        \
   X(NotMarkedForTso, "packet not marked for TCP segmentation")               \
   X(MssZero, "MSS is zero")                                                  \
+  X(MssTooSmall, "MSS below TCP's minimum of 88 bytes")                      \
+  X(CsumNotNegotiated, "partial checksum from a guest that did not negotiate CSUM") \
+  X(TsoNotNegotiated, "large segment from a guest that did not negotiate HOST_TSO") \
   X(MssExceedsPayload, "MSS not smaller than the payload: nothing to segment") \
   X(TooLarge, "segment larger than 64 KB")                                   \
   X(TooManySegments, "more segments than the output can hold")               \

@@ -125,7 +125,7 @@ void NicPort::normalize_rx(rte_mbuf** pkts, uint16_t& n) {
     rte_mbuf* m = pkts[i];
     m->ol_flags &= ~RTE_MBUF_F_TX_OFFLOAD_MASK;  // an RX mbuf carries no TX intent
     // A packet the NIC merged (LRO) is validated like a guest's large segment.
-    Reason r = (m->ol_flags & RTE_MBUF_F_RX_LRO) ? mark_tso(m, m->tso_segsz) : Reason::Ok;
+    Reason r = (m->ol_flags & RTE_MBUF_F_RX_LRO) ? mark_tso_from_peer(m, m->tso_segsz) : Reason::Ok;
     if (admit_rx(m, r, "device")) pkts[kept++] = m;
   }
   n = kept;

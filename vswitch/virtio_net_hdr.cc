@@ -79,7 +79,7 @@ HdrVerdict metadata_from_hdr(const VirtioNetHdr& h, rte_mbuf* m) {
   if (HdrFault f = check_fields(h, m->pkt_len); f != HdrFault::None) return {f, Reason::Ok};
   uint8_t kind = h.gso_kind();
   if (kind != VirtioNetHdr::kGsoNone) {
-    if (Reason r = mark_tso(m, h.gso_size.get()); r != Reason::Ok) return {HdrFault::None, r};
+    if (Reason r = mark_tso_from_peer(m, h.gso_size.get()); r != Reason::Ok) return {HdrFault::None, r};
     bool v4 = m->ol_flags & RTE_MBUF_F_TX_IPV4;
     if (v4 != (kind == VirtioNetHdr::kGsoTcpv4) || (m->ol_flags & RTE_MBUF_F_TX_TUNNEL_MASK))
       return {HdrFault::GsoTypeMismatch, Reason::Ok};
