@@ -1,6 +1,10 @@
 #include "features.h"
 
+#include <rte_mbuf.h>
+
 #include <vector>
+
+#include "offload/metadata.h"
 
 namespace vo::vhost {
 
@@ -92,6 +96,15 @@ std::optional<uint64_t> parse_disabled(std::string_view list, std::string& error
     }
   }
   return close_over_dependencies(disabled);
+}
+
+Reason check_negotiated(uint64_t features, const rte_mbuf* m) {
+  if (has_partial_checksum(m) && !(features & bit(kCsum))) return Reason::CsumNotNegotiated;
+  if (is_large_segment(m)) {
+    bool v4 = m->ol_flags & RTE_MBUF_F_TX_IPV4;
+    if (!(features & bit(v4 ? kHostTso4 : kHostTso6))) return Reason::TsoNotNegotiated;
+  }
+  return Reason::Ok;
 }
 
 std::string refused_names(uint64_t offered, uint64_t negotiated) {

@@ -7,6 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "offload/reason.h"
+
+struct rte_mbuf;
+
 namespace vo::vhost {
 
 struct OffloadFeature {
@@ -40,6 +44,12 @@ std::string feature_names(uint64_t bits);
 // "guest-tso4", ...), closed over dependencies: withdrawing CSUM withdraws
 // HOST_TSO4/6 and HOST_ECN too. nullopt, with `error` set, for an unknown switch.
 std::optional<uint64_t> parse_disabled(std::string_view list, std::string& error);
+
+// Whether a guest that negotiated `features` may ask for what packet `m`
+// (its offload metadata set at ingress) asks: a partial checksum needs CSUM,
+// a large segment HOST_TSO4 or HOST_TSO6 for its IP version (virtio 1.2
+// section 5.1.6.2.1: a driver must not ask otherwise; a hostile one may).
+[[nodiscard]] Reason check_negotiated(uint64_t features, const rte_mbuf* m);
 
 // Offloads that were offered but the guest did not take, for a log line.
 std::string refused_names(uint64_t offered, uint64_t negotiated);
