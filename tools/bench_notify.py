@@ -1,6 +1,7 @@
 """tools/bench notify: interrupts and kicks per GB between a TCG guest and its switch.
 
-  tools/bench notify [--json] [--repetitions N] [--seconds S] [--impl REGEX] [--keep]
+  tools/bench notify [--json] [--repetitions N] [--seconds S] [--impl REGEX] [--gap-us N]
+                     [--keep]
 
 For each implementation, in the same run, N times (default 3, implementations
 alternating within each repetition): a TCG QEMU guest (all offloads on) on the
@@ -75,10 +76,13 @@ def percentile(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else None
 
 
-def one_run(impl, work, seconds):
+def one_run(impl, work, seconds, gap_us=None):
     with cleanup() as later:
         switch = "ours" if impl in GUEST_PORT_ARGS else impl
-        t = bench_kernel.guest_topology(switch, work, later, GUEST_PORT_ARGS.get(impl, ()))
+        port_args = GUEST_PORT_ARGS.get(impl, [])
+        if impl == "ours" and gap_us is not None:
+            port_args = ["--notify-gap-us", str(gap_us)]
+        t = bench_kernel.guest_topology(switch, work, later, port_args)
         vm, peer, pid = t["vm"], t["peer"], t["backend_pid"]
         vm.iperf3_server()
         vm.run(f"(nc -ll -p {ECHO_PORT} -e cat </dev/null >/dev/null 2>&1 &)")
@@ -164,8 +168,10 @@ def verdicts(rows):
 def main(argv):
     args = bench_switch.parse_options(
         argv, "tools/bench notify", __doc__.split("\n")[0], 8.0, "iperf3's duration each way",
-        lambda p: p.add_argument("--impl", default=".", metavar="REGEX",
-                                 help="only the implementations matching (" + ", ".join(IMPLS) + ")"))
+        lambda p: (p.add_argument("--impl", default=".", metavar="REGEX",
+                                  help="only the implementations matching (" + ", ".join(IMPLS) + ")"),
+                   p.add_argument("--gap-us", type=int, metavar="N",
+                                  help="ours: --notify-gap-us N (default: the switch's)")))
     impls = [i for i in IMPLS if re.search(args.impl, i)]
     if not impls:
         print("tools/bench notify: no implementation matches", file=sys.stderr)
@@ -187,7 +193,7 @@ def main(argv):
             for rep in range(args.repetitions):
                 for impl in impls:
                     log(f"{impl} run {rep + 1}/{args.repetitions}")
-                    r = bench_kernel.attempt(lambda: one_run(impl, work, seconds), lambda r: (
+                    r = bench_kernel.attempt(lambda: one_run(impl, work, seconds, args.gap_us), lambda r: (
                         ", ".join(f"{k} {r[k]:.3g}" for k in KEYS)), log)
                     failed |= "error" in r
                     runs[impl].append(r)
