@@ -102,7 +102,10 @@ def test_peer_to_guest_is_merged_by_the_switch(topo, ip):
           f"{m['ports']['on']['tx_retries']} retries, {m['ports']['on']['tx_dropped']} dropped; "
           f"guest dropped {guest['rx_dropped']}; peer port rx {m['ports']['up']['rx_packets']}")
     assert m["ports"]["up"]["gro_merged"] > 0
-    assert average > 4 * MTU, f"the guest's packets average {average:.0f} bytes: not merged"
+    # GRO merges what one burst from net_af_packet brings (flushed per burst),
+    # so the average follows the burst sizes: 5.6 to 9.4 KB over eight runs
+    # here, before and after the interrupt coalescing. Unmerged it is 1.5 KB.
+    assert average > 3 * MTU, f"the guest's packets average {average:.0f} bytes: not merged"
     assert m["iperf"]["retransmits"] <= max(10, segments // 100), "more than 1% retransmitted"
     assert_no_drops(m)
 
