@@ -61,8 +61,8 @@ bool guest_port_option(Config& c, const std::string& opt, const char* v, const u
     error = "option " + opt + " takes a whole number, not '" + v + "'";
     return false;
   }
-  if (*n > 1000000) {
-    error = "--notify-gap-us " + std::string(v) + " is out of range: give 0 to 1000000";
+  if (*n > 10000) {
+    error = "--notify-gap-us " + std::string(v) + " is out of range: give 0 to 10000";
     return false;
   }
   notify.gap_us = *n;

@@ -44,9 +44,11 @@ bool is_dev_null(int fd) {
 }
 
 // Whether two descriptors of this process refer to the same open file.
+// Where kcmp is unavailable (seccomp, no CONFIG_KCMP) the answer is "same":
+// a kick count that misses a new eventfd beats one that counts one twice.
 bool same_file(int a, int b) {
   pid_t self = getpid();
-  return syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
+  return syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) <= 0;
 }
 
 // Makes `own` (a new number when -1) refer to what `src` refers to.
@@ -94,7 +96,11 @@ CallPacer::Action CallPacer::on_round(uint16_t used_idx, bool event_idx, uint16_
   // Hold only a stream: when the last call of this ring or its pair found
   // the guest a batch. A request/response exchange has one entry in flight
   // per call on both rings, and holding it would add the gap to every round trip.
-  if (!now_anyway && called_once_ && (streams() || peer_streams) && now - last_call_ < gap_tsc_)
+  // Never held: a ring just taken over (the guest may have waited on the
+  // eventfd it replaced), nor one whose unsignalled window nears 16 bits.
+  bool may_hold = valid_ && uint16_t(used_idx - signalled_) < 0x8000;
+  if (may_hold && !now_anyway && called_once_ && (streams() || peer_streams) &&
+      now - last_call_ < gap_tsc_)
     return Action::Hold;
   last_batch_ = valid_ ? uint16_t(used_idx - signalled_) : 0;
   last_call_ = now;
@@ -104,8 +110,10 @@ CallPacer::Action CallPacer::on_round(uint16_t used_idx, bool event_idx, uint16_
   return Action::Call;
 }
 
-bool redirect_fd(int lib_fd, int& own_fd) {
-  if (is_dev_null(lib_fd)) return true;  // taken over already
+bool redirect_fd(int lib_fd, int& own_fd, bool* replaced) {
+  if (replaced) *replaced = false;
+  if (is_dev_null(lib_fd)) return own_fd >= 0;  // taken over already (or lost: refuse)
+  if (replaced) *replaced = own_fd >= 0;
   if (!mirror_fd(lib_fd, own_fd)) return false;
   int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (null < 0) return false;
@@ -150,7 +158,13 @@ bool GuestCall::take_over_fds(int lib_callfd, const void* used, const void* avai
     active_.store(false, std::memory_order_release);
     return false;
   }
-  if (!redirect_fd(lib_callfd, call_fd_)) return false;
+  bool replaced = false;
+  if (!redirect_fd(lib_callfd, call_fd_, &replaced)) return false;
+  lib_callfd_ = lib_callfd;
+  // A new eventfd from the guest (an MSI-X vector masked or unmasked): a call
+  // the datapath made meanwhile may have gone to the old one, so the next
+  // round calls again, whatever the event index says.
+  if (replaced) resync_.store(true, std::memory_order_release);
   if (!active_.load(std::memory_order_relaxed)) {
     // The datapath does not look at the pacer or the ring until active_.
     size_ = size;
@@ -165,6 +179,11 @@ bool GuestCall::take_over_fds(int lib_callfd, const void* used, const void* avai
 
 void GuestCall::release() {
   active_.store(false, std::memory_order_release);
+  // Give the library its call back: after RESET_OWNER it keeps the same
+  // callfd for the next device, which must not stay /dev/null.
+  if (call_fd_ >= 0 && lib_callfd_ >= 0 && is_dev_null(lib_callfd_))
+    dup3(call_fd_, lib_callfd_, O_CLOEXEC);
+  lib_callfd_ = -1;
   if (call_fd_ >= 0) close(call_fd_);
   if (kick_fd_ >= 0) {
     kicks_before_ += eventfd_count(kick_fd_);
@@ -175,6 +194,7 @@ void GuestCall::release() {
 
 CallPacer::Action GuestCall::end_of_round(uint64_t now, bool peer_streams, bool now_anyway) {
   if (!active_.load(std::memory_order_acquire)) return CallPacer::Action::None;
+  if (resync_.exchange(false, std::memory_order_acq_rel)) pacer_.reset();
   SplitRingView ring{static_cast<const volatile uint16_t*>(used_.load(std::memory_order_relaxed)),
                      static_cast<const volatile uint16_t*>(avail_.load(std::memory_order_relaxed)),
                      size_};
@@ -188,7 +208,8 @@ CallPacer::Action GuestCall::end_of_round(uint64_t now, bool peer_streams, bool 
                                         peer_streams, now_anyway);
   if (a == CallPacer::Action::Call) {
     uint64_t one = 1;
-    if (write(call_fd_, &one, sizeof(one)) == sizeof(one)) calls_++;
+    if (write(call_fd_, &one, sizeof(one)) == sizeof(one))
+      calls_.store(calls_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   return a;
 }

@@ -120,7 +120,7 @@ class GuestCall {
   CallPacer::Action end_of_round(uint64_t now, bool peer_streams, bool now_anyway = false);
   [[nodiscard]] bool streams() const { return pacer_.streams(); }
 
-  [[nodiscard]] uint64_t calls() const { return calls_; }
+  [[nodiscard]] uint64_t calls() const { return calls_.load(std::memory_order_relaxed); }
   // Kicks (guest -> switch notifications) on this vring's kick eventfd so
   // far: nobody reads that eventfd while the datapath polls, so its counter
   // is the number of kicks. Read from /proc/self/fdinfo, which consumes nothing.
@@ -136,13 +136,17 @@ class GuestCall {
   std::atomic<const void*> avail_{nullptr};
   uint16_t size_ = 0;
   bool event_idx_ = false;
-  uint64_t calls_ = 0;  // written by the datapath only
+  int lib_callfd_ = -1;  // the library's number for the call, pointed at /dev/null
+  std::atomic<bool> resync_{false};  // the guest replaced its call eventfd
+  std::atomic<uint64_t> calls_{0};   // written by the datapath only
 };
 
 // Points descriptor `lib_fd` at /dev/null and makes `own_fd` (opened with a
-// new number when -1) refer to what lib_fd referred to. No-op when lib_fd
-// already points at /dev/null. False on a system call failure.
-bool redirect_fd(int lib_fd, int& own_fd);
+// new number when -1) refer to what lib_fd referred to; *replaced: own_fd
+// referred to another eventfd before. No-op when lib_fd already points at
+// /dev/null and own_fd is open. False on a system call failure, or when
+// lib_fd is /dev/null and there is no own_fd to call through.
+bool redirect_fd(int lib_fd, int& own_fd, bool* replaced = nullptr);
 // The counter of eventfd `fd` from /proc/self/fdinfo; 0 if it is none.
 uint64_t eventfd_count(int fd);
 

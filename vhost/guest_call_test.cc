@@ -172,6 +172,48 @@ TEST(GuestCall, FollowsANewCallEventfdFromTheGuest) {
   close(lib);
 }
 
+TEST(GuestCall, AReplacedEventfdIsCalledOnceWhateverTheEventIndex) {
+  FakeRing ring;
+  int first = new_eventfd();
+  int lib = dup(first);
+  GuestCall call;
+  call.configure(1000000);
+  ASSERT_TRUE(call.take_over_fds(lib, &ring.used, &ring.avail, kSize, true));
+  call.end_of_round(1, false);  // the take-over call
+  ring.used.idx = 5;
+  ring.set_used_event(3);
+  call.end_of_round(2, false);  // crossed: called on the first eventfd
+  EXPECT_EQ(drain(first), 2u);
+  // The guest masks its vector: a new eventfd, and it already saw the call
+  // above only on the old one. Its event index stays behind.
+  int second = new_eventfd();
+  ASSERT_EQ(dup2(second, lib), lib);
+  ASSERT_TRUE(call.take_over_fds(lib, &ring.used, &ring.avail, kSize, true));
+  EXPECT_EQ(call.end_of_round(3, true), Action::Call) << "the guest would wait forever";
+  EXPECT_EQ(drain(second), 1u);
+  close(first);
+  close(second);
+  close(lib);
+}
+
+TEST(GuestCall, ReleaseGivesTheLibraryItsCallBack) {
+  FakeRing ring;
+  int guest = new_eventfd();
+  int lib = dup(guest);
+  GuestCall call;
+  call.configure(0);
+  ASSERT_TRUE(call.take_over_fds(lib, &ring.used, &ring.avail, kSize, true));
+  call.release();  // destroy_device (RESET_OWNER keeps the library's callfd)
+  uint64_t one = 1;
+  ASSERT_EQ(write(lib, &one, sizeof(one)), 8);
+  EXPECT_EQ(drain(guest), 1u) << "the library's call still goes to /dev/null";
+  ASSERT_TRUE(call.take_over_fds(lib, &ring.used, &ring.avail, kSize, true));  // new_device
+  EXPECT_EQ(call.end_of_round(1, false), Action::Call);
+  EXPECT_EQ(drain(guest), 1u);
+  close(guest);
+  close(lib);
+}
+
 TEST(GuestCall, NoCallEventfdMeansTheGuestPolls) {
   FakeRing ring;
   GuestCall call;
