@@ -102,7 +102,12 @@ CallPacer::Action CallPacer::on_round(uint16_t used_idx, bool event_idx, uint16_
   if (may_hold && !now_anyway && called_once_ && (streams() || peer_streams) &&
       now - last_call_ < gap_tsc_)
     return Action::Hold;
-  last_batch_ = valid_ ? uint16_t(used_idx - signalled_) : 0;
+  // The batch counts from the previous call, not from the last check: a
+  // guest that asks late (used_event ahead, as virtio-net's transmit ring
+  // does) sees one entry cross its event, but every entry since its last
+  // interrupt was work for this one.
+  last_batch_ = valid_ ? uint16_t(used_idx - called_idx_) : 0;
+  called_idx_ = used_idx;
   last_call_ = now;
   called_once_ = true;
   signalled_ = used_idx;

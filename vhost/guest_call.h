@@ -83,6 +83,7 @@ class CallPacer {
   uint64_t gap_tsc_;
   uint64_t last_call_ = 0;
   uint16_t last_batch_ = 0;  // used entries the last call covered
+  uint16_t called_idx_ = 0;  // used index at the last call
   uint16_t signalled_ = 0;  // used index at the last call or check
   bool valid_ = false;
   bool called_once_ = false;

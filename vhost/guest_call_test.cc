@@ -46,6 +46,15 @@ const PacerCase kPacerCases[] = {
       {9, 8, false, 150, Action::Hold},
       {9, 8, false, 209, Action::Hold},    // nothing new, but still owed
       {9, 8, false, 210, Action::Call}}},
+    {"a guest that asks late streams by what the call covered since the last call", true, 100,
+     // Linux's virtio-net transmit ring asks for its call when 3/4 of what it
+     // has in flight is used (virtqueue_enable_cb_delayed): the rounds before
+     // it owe nothing, and the call that crosses covers all of them.
+     {{0, 0, false, 0, Action::Call},
+      {1, 0, false, 10, Action::Call},    // a lone entry: nothing known of the load
+      {6, 6, false, 20, Action::None},    // the guest asks for entry 6
+      {7, 6, false, 30, Action::Call},    // one entry since that check, 6 since the call
+      {8, 7, false, 40, Action::Hold}}},  // a stream: the next waits for the gap
     {"a request/response exchange is never held: one entry per call", true, 100,
      {{0, 0, false, 0, Action::Call},
       {1, 0, false, 10, Action::Call},
