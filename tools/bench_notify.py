@@ -71,6 +71,14 @@ def kicks_between(before, after):
     return sum(max(0, after[k] - v) for k, v in before.items() if k in after)
 
 
+def ring_calls(t):
+    """Interrupts our switch raised on the guest's receive and transmit rings so far."""
+    if "sw" not in t:
+        return [0, 0]
+    port = t["sw"].port("vm")
+    return [port.get("to_guest_interrupts", 0), port.get("from_guest_interrupts", 0)]
+
+
 def percentile(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else None
@@ -95,13 +103,17 @@ def one_run(impl, work, seconds, gap_us=None):
         later(server_in(work, peer))  # one-shot, for the guest -> namespace run
         for direction in DIRECTIONS:
             irqs, fds = vm.virtio_interrupts(), eventfd_counts(pid)
+            rings = ring_calls(t)
             if direction == "to_guest":
                 report = client_in(peer, A_IP, seconds, wait_server=10)
             else:
                 report = vm.iperf3(B_IP, seconds)
             irqs, kicked = vm.virtio_interrupts() - irqs, kicks_between(fds, eventfd_counts(pid))
+            rings = [after - before for before, after in zip(rings, ring_calls(t))]
             r = iperf_summary(report)
             gb = r["bytes"] / 1e9
+            if "sw" in t:  # which ring the interrupts were for (receive, transmit)
+                row[f"{direction}_ring_calls_per_gb"] = [round(n / gb) for n in rings]
             row.update({f"{direction}_gbps": r["gbps"], f"{direction}_retransmits": r["retransmits"],
                         f"{direction}_irqs_per_gb": irqs / gb, f"{direction}_kicks_per_gb": kicked / gb})
             if "sw" in t:
@@ -121,6 +133,9 @@ def median_row(impl, runs):
         row[k] = statistics.median(r[k] for r in ok) if ok else None
     if ok:
         row["irqs_per_gb_runs"] = [[round(r[f"{d}_irqs_per_gb"]) for d in DIRECTIONS] for r in ok]
+        if all(f"{d}_ring_calls_per_gb" in r for r in ok for d in DIRECTIONS):
+            row["ring_calls_per_gb_runs"] = [[r[f"{d}_ring_calls_per_gb"] for d in DIRECTIONS]
+                                             for r in ok]
     if len(ok) < len(runs):
         row["note"] = "; ".join(r["error"] for r in runs if "error" in r)[:300]
     return row
