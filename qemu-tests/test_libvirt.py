@@ -66,9 +66,10 @@ def test_libvirt_domain_passes_iperf3_with_tso():
     with cleanup() as later:
         peer = VethPeer(0, "up", [f"{PEER}/24"])
         later(peer)
-        sw = Switch(work, ["--vhost", sock, "--name", "vm"] + peer.switch_args())
+        # QEMU runs as libvirt-qemu: the socket is its group's, and nobody else's.
+        sw = Switch(work, ["--vhost", sock, "--name", "vm", "--socket-group", "libvirt-qemu",
+                           "--socket-mode", "0660"] + peer.switch_args())
         later(sw)
-        os.chmod(sock, 0o666)  # QEMU connects as libvirt-qemu
         libvirt = Libvirtd(work)
         later(libvirt)
         xml = domain_xml(work, name, sock, "52:54:00:73:00:01")

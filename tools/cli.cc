@@ -42,6 +42,25 @@ bool kernel_port_option(Config& c, const std::string& opt, const char* v, const 
   return true;
 }
 
+// --socket-owner, --socket-group, --socket-mode: of the --vhost just before them.
+bool socket_option(Config& c, const std::string& opt, const char* v, std::string& error) {
+  if (c.ports.empty() || c.ports.back().kind != PortKind::Vhost) {
+    error = opt + " applies to a socket the switch serves: put it after its --vhost (with "
+                  "--vhost-client QEMU owns the socket)";
+    return false;
+  }
+  vhost::SocketAccess& a = c.ports.back().access;
+  if (opt == "--socket-owner")
+    a.owner = v;
+  else if (opt == "--socket-group")
+    a.group = v;
+  else if (!vhost::parse_socket_mode(v, a.mode)) {
+    error = "--socket-mode takes octal permission bits such as 0660, not '" + std::string(v) + "'";
+    return false;
+  }
+  return true;
+}
+
 // --notify, --notify-gap-us: options of the guest port just before them.
 bool guest_port_option(Config& c, const std::string& opt, const char* v, const uint32_t* n,
                        std::string& error) {
@@ -111,6 +130,13 @@ Options for the port named just before them:
                           a queue while the guest streams (default 1000); a lone
                           packet or a request/response exchange is never held
                           (0 = no gap: one interrupt per round at most)
+  --socket-group GROUP    --vhost: give the socket to GROUP (name or number), e.g. the
+                          group QEMU runs as (libvirt-qemu under libvirt)
+  --socket-owner USER     --vhost: give the socket to USER (name or number)
+  --socket-mode MODE      --vhost: the socket's permission bits, octal (e.g. 0660);
+                          whoever may write to it may connect as the port's guest.
+                          One guest per socket: while one is connected, others are
+                          refused and counted (refused_connections)
   --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
   --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
                           have been created multi_queue), default 1
@@ -182,6 +208,8 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
       c.ports.push_back(PortSpec{k, v, "", "", true});
     } else if (a == "--netns" || a == "--mtu" || a == "--queues") {
       if (!kernel_port_option(c, a, v, numeric ? &n : nullptr, error)) return std::nullopt;
+    } else if (a == "--socket-owner" || a == "--socket-group" || a == "--socket-mode") {
+      if (!socket_option(c, a, v, error)) return std::nullopt;
     } else if (a == "--notify" || a == "--notify-gap-us") {
       if (!guest_port_option(c, a, v, numeric ? &n : nullptr, error)) return std::nullopt;
     } else if (a == "--name" || a == "--disable") {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vhost/guest_call.h"
+#include "vhost/socket_access.h"
 #include "vswitch/datapath.h"
 
 namespace vo::cli {
@@ -26,6 +27,7 @@ struct PortSpec {
   uint16_t queues = 1;  // >1: IFF_MULTI_QUEUE
   // Guest ports (--vhost, --vhost-client) only:
   vhost::NotifyConfig notify;
+  vhost::SocketAccess access;  // --vhost only: the socket's owner, group, mode
 };
 
 struct Config {

@@ -98,13 +98,35 @@ TEST(Cli, GuestInterruptPolicyPerVhostPort) {
   }
 }
 
+TEST(Cli, SocketAccessPerServedSocket) {
+  std::string err;
+  auto c = run({"--vhost", "/tmp/a.sock", "--socket-group", "libvirt-qemu", "--socket-mode", "0660",
+                "--socket-owner", "0", "--vhost", "/tmp/b.sock"},
+               err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->ports[0].access.group, "libvirt-qemu");
+  EXPECT_EQ(c->ports[0].access.owner, "0");
+  EXPECT_EQ(c->ports[0].access.mode, 0660);
+  EXPECT_FALSE(c->ports[1].access.any()) << "the default: the socket as the umask makes it";
+  const BadLine rows[] = {
+      {{"--vhost", "/tmp/a.sock", "--socket-mode", "rw-rw----"}, "octal permission bits"},
+      {{"--vhost", "/tmp/a.sock", "--socket-mode", "01777"}, "octal permission bits"},
+      {{"--vhost-client", "/tmp/a.sock", "--socket-group", "kvm"}, "QEMU owns the socket"},
+      {{"--tap", "vo-k0", "--socket-mode", "0660"}, "put it after its --vhost"},
+  };
+  for (const auto& r : rows) {
+    EXPECT_FALSE(run(r.args, err));
+    EXPECT_NE(err.find(r.says), std::string::npos) << err;
+  }
+}
+
 TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
                           "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
-                          "--notify-gap-us"})
+                          "--notify-gap-us", "--socket-group", "--socket-owner", "--socket-mode"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

@@ -151,6 +151,7 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
       o.name = s.name;
       o.client = s.kind == vo::cli::PortKind::VhostClient;
       o.notify = s.notify;
+      o.access = s.access;
       auto disabled = vo::vhost::parse_disabled(s.disable, error);
       if (!disabled) return false;
       o.disabled = *disabled;

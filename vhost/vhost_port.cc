@@ -90,6 +90,8 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
       .new_device = &VhostPort::on_new_device,
       .destroy_device = &VhostPort::on_destroy_device,
       .vring_state_changed = &VhostPort::on_vring_state_changed,
+      .new_connection = &VhostPort::on_new_connection,
+      .destroy_connection = &VhostPort::on_destroy_connection,
   };
   {
     std::lock_guard<std::mutex> lock(g_registry_mutex);
@@ -101,6 +103,12 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
       rte_vhost_driver_callback_register(path, &ops) != 0 || rte_vhost_driver_start(path) != 0) {
     error = "cannot start vhost-user socket " + opts.path + ": see the log above";
     return nullptr;  // the destructor unregisters
+  }
+  // The library created the socket with the umask's mode, which lets only
+  // the switch's own user connect; until it is given away nobody else can.
+  if (!opts.client && opts.access.any() && !apply_socket_access(path, opts.access, error)) {
+    error = "vhost-user socket " + opts.path + ": " + error;
+    return nullptr;
   }
   VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s; guest interrupts: %s", port->name().c_str(),
          opts.client ? "client of" : "server on", path,
@@ -121,6 +129,30 @@ VhostPort* VhostPort::by_vid(int vid) {
   std::lock_guard<std::mutex> lock(g_registry_mutex);
   auto it = registry().find(path);
   return it == registry().end() ? nullptr : it->second;
+}
+
+// A port is one guest's: whoever connects to its socket while a guest is
+// attached would otherwise take the port over (and its leaving would take
+// the port down under the first guest). Refused here, the library closes
+// the connection before reading a message from it.
+int VhostPort::on_new_connection(int vid) {
+  VhostPort* p = by_vid(vid);
+  if (p == nullptr) return -1;
+  if (p->connection_vid_ >= 0) {
+    p->refused_connections_++;
+    VO_LOG(WARNING, "port %s: refused a second connection on vhost-user socket %s: a guest "
+           "(vid %d) is connected to it already; one socket serves one guest, give another "
+           "guest its own --vhost port", p->name().c_str(), p->opts_.path.c_str(),
+           p->connection_vid_);
+    return -1;
+  }
+  p->connection_vid_ = vid;
+  return 0;
+}
+
+void VhostPort::on_destroy_connection(int vid) {
+  VhostPort* p = by_vid(vid);
+  if (p != nullptr && p->connection_vid_ == vid) p->connection_vid_ = -1;
 }
 
 int VhostPort::on_new_device(int vid) {
@@ -283,6 +315,7 @@ Port::Details VhostPort::details() const {
   d.text.emplace_back("offered", feature_names(offered_ & kOffloadMask));
   d.numbers.emplace_back("feature_bits", negotiated());
   d.numbers.emplace_back("connects", connects());
+  d.numbers.emplace_back("refused_connections", refused_connections());
   d.text.emplace_back("notify", notify_description(opts_.notify));
   d.numbers.emplace_back("to_guest_interrupts", interrupts(kGuestRxQueue));
   d.numbers.emplace_back("from_guest_interrupts", interrupts(kGuestTxQueue));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "guest_call.h"
+#include "socket_access.h"
 #include "vswitch/port.h"
 
 struct rte_mempool;
@@ -26,6 +27,7 @@ struct VhostOptions {
   bool client = false;         // QEMU is the server; reconnect when it restarts
   uint64_t disabled = 0;       // virtio feature bits withdrawn from the offer
   NotifyConfig notify;         // when the switch interrupts the guest
+  SocketAccess access;         // server sockets: who may connect (be the guest)
 };
 
 class VhostPort final : public Port {
@@ -51,6 +53,8 @@ class VhostPort final : public Port {
   // them), summed over both queues; empty while no guest is connected.
   std::vector<std::pair<std::string, uint64_t>> vring_stats() const;
   uint64_t connects() const { return connects_.load(); }
+  // Connections refused because a guest was already connected.
+  uint64_t refused_connections() const { return refused_connections_.load(); }
 
  private:
   VhostPort(const VhostOptions& opts, rte_mempool* pool, std::function<void()> quiesce);
@@ -58,6 +62,8 @@ class VhostPort final : public Port {
   void detach(int vid);
   void normalize_from_guest(rte_mbuf** pkts, uint16_t& n);
 
+  static int on_new_connection(int vid);
+  static void on_destroy_connection(int vid);
   static int on_new_device(int vid);
   static void on_destroy_device(int vid);
   static int on_vring_state_changed(int vid, uint16_t queue, int enable);
@@ -76,6 +82,9 @@ class VhostPort final : public Port {
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> negotiated_{0};
   std::atomic<uint64_t> connects_{0};
+  // The one vhost-user connection the port serves (library thread only).
+  int connection_vid_ = -1;
+  std::atomic<uint64_t> refused_connections_{0};
   TxCaps caps_;  // rewritten only while !ready_
   mutable std::mutex stats_mutex_;
   // The first queue pair's calls (0: to the guest, 1: from it). Their own

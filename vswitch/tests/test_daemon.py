@@ -29,7 +29,9 @@ def test_help_documents_every_option():
     (["--nic", "net_nosuchdriver0"], "cannot probe device", 1),
     (["--vhost", "/tmp/x.sock", "--disable", "warp"], "unknown offload 'warp'", 1),
     (["--nic", "net_null0", "--disable", "lro"], "known: tso, csum, gro", 1),
-], ids=["no-ports", "bad-socket-dir", "bad-driver", "bad-guest-offload", "bad-nic-offload"])
+    (["--vhost", "/tmp/x.sock", "--socket-group", "no-such-group-vo"], "no group on this host", 1),
+], ids=["no-ports", "bad-socket-dir", "bad-driver", "bad-guest-offload", "bad-nic-offload",
+        "bad-socket-group"])
 def test_errors_say_what_went_wrong(args, says, code):
     prefix = unique("vod")
     eal = ["--", "-l", "0,1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix]
