@@ -1,6 +1,6 @@
 """tools/bench notify: interrupts and kicks per GB between a TCG guest and its switch.
 
-  tools/bench notify [--json] [--repetitions N] [--seconds S] [--impl REGEX] [--gap-us N]
+  tools/bench notify [--json] [--repetitions N] [--seconds S] [--impl REGEX] [--gap-us N[,N...]]
                      [--keep]
 
 For each implementation, in the same run, N times (default 3, implementations
@@ -84,12 +84,17 @@ def percentile(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else None
 
 
-def one_run(impl, work, seconds, gap_us=None):
+def gap_impl(gap_us):
+    """Ours with another --notify-gap-us, as an implementation of its own."""
+    name = f"ours-gap-{gap_us}us"
+    GUEST_PORT_ARGS[name] = ["--notify-gap-us", str(gap_us)]
+    return name
+
+
+def one_run(impl, work, seconds):
     with cleanup() as later:
         switch = "ours" if impl in GUEST_PORT_ARGS else impl
         port_args = GUEST_PORT_ARGS.get(impl, [])
-        if impl == "ours" and gap_us is not None:
-            port_args = ["--notify-gap-us", str(gap_us)]
         t = bench_kernel.guest_topology(switch, work, later, port_args)
         vm, peer, pid = t["vm"], t["peer"], t["backend_pid"]
         vm.iperf3_server()
@@ -185,9 +190,14 @@ def main(argv):
         argv, "tools/bench notify", __doc__.split("\n")[0], 8.0, "iperf3's duration each way",
         lambda p: (p.add_argument("--impl", default=".", metavar="REGEX",
                                   help="only the implementations matching (" + ", ".join(IMPLS) + ")"),
-                   p.add_argument("--gap-us", type=int, metavar="N",
-                                  help="ours: --notify-gap-us N (default: the switch's)")))
-    impls = [i for i in IMPLS if re.search(args.impl, i)]
+                   p.add_argument("--gap-us", default="", metavar="N[,N...]",
+                                  help="also ours with --notify-gap-us N, in the same run")))
+    try:
+        gaps = [int(g) for g in args.gap_us.split(",") if g]
+    except ValueError:
+        print("tools/bench notify: --gap-us takes whole numbers, comma-separated", file=sys.stderr)
+        return 2
+    impls = [i for i in IMPLS if re.search(args.impl, i)] + [gap_impl(g) for g in gaps]
     if not impls:
         print("tools/bench notify: no implementation matches", file=sys.stderr)
         return 2
@@ -208,7 +218,7 @@ def main(argv):
             for rep in range(args.repetitions):
                 for impl in impls:
                     log(f"{impl} run {rep + 1}/{args.repetitions}")
-                    r = bench_kernel.attempt(lambda: one_run(impl, work, seconds, args.gap_us), lambda r: (
+                    r = bench_kernel.attempt(lambda: one_run(impl, work, seconds), lambda r: (
                         ", ".join(f"{k} {r[k]:.3g}" for k in KEYS)), log)
                     failed |= "error" in r
                     runs[impl].append(r)

@@ -127,7 +127,7 @@ Options for the port named just before them:
                           guest's event index, and under load at most once per gap;
                           library: after every burst, as librte_vhost does
   --notify-gap-us N       guest port, coalesce: least time between two interrupts of
-                          a queue while the guest streams (default 1000); a lone
+                          a queue while the guest streams (default 1500); a lone
                           packet or a request/response exchange is never held
                           (0 = no gap: one interrupt per round at most)
   --socket-group GROUP    --vhost: give the socket to GROUP (name or number), e.g. the
