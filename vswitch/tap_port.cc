@@ -379,7 +379,9 @@ uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
   uint16_t got = 0;
   iovec iov[kMaxRxIov];
   VirtioNetHdr h;
-  while (got < n && q.fd >= 0) {
+  // Every read counts against the burst, a refused frame's too: a peer that
+  // streams frames the port refuses must not keep the datapath reading here.
+  for (uint16_t reads = 0; reads < n && q.fd >= 0; ++reads) {
     if (!refill(q)) {  // the pool is empty: leave the frames queued in the kernel
       rx_no_mbufs_++;
       break;
