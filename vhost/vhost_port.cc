@@ -11,6 +11,7 @@
 #include <map>
 
 #include "features.h"
+#include "to_guest.h"
 #include "offload/metadata.h"
 #include "vswitch/log.h"
 
@@ -262,6 +263,12 @@ uint16_t VhostPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
                                          pool_, pkts, n);
   normalize_from_guest(pkts, got);
   return got;
+}
+
+// The packet is this port's own (a flood gives each port a copy).
+Reason VhostPort::tx_prepare(rte_mbuf* m) {
+  fold_tunnel_headers(m);
+  return Reason::Ok;
 }
 
 uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {

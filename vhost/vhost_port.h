@@ -41,6 +41,7 @@ class VhostPort final : public Port {
   const char* kind() const override { return "vhost"; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
   void end_of_round(uint64_t now) override;
   TxCaps tx_caps() const override;
