@@ -12,6 +12,7 @@ PACKAGES=(
   python3 python3-scapy python3-pytest  # stats client, packet crafting, switch tests
   iproute2 ethtool iperf3 tshark  # network namespaces, kernel peers, captures
   iputils-ping                    # round trips to guests (interrupt coalescing)
+  tcpreplay                       # hostile-neighbour floods at a fixed rate
   procps psmisc
   qemu-system-x86 cpio            # real guests (qemu-tests/)
   libvirt-daemon-system libvirt-clients  # the libvirt domain test

@@ -147,6 +147,11 @@ Datapath:
   --gro-timeout-us N      hold segments up to N us for merging (default 0: flush per burst)
   --idle-sleep-max-us N   longest nap of an idle datapath (default 200; 0 = busy poll)
   --mac-age S             forget a MAC not seen for S seconds (default 300)
+  --mac-table-size N      MAC addresses the switch learns at most (default 8192)
+  --mac-per-port N        MAC addresses one port may hold at most (default 1024;
+                          0 = the whole table): a port that sends from more is
+                          not learned for them (its frames to them are flooded)
+                          and counted in mac_refused
   --tx-hold-us N          how long packets wait for a full port (a guest not draining
                           its ring) before they are dropped (default 2000)
   --gso-copy              cut segments by copying instead of referencing the payload
@@ -228,6 +233,13 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     } else if (a == "--idle-sleep-max-us") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.idle_sleep_max_us = n;
+    } else if (a == "--mac-table-size" || a == "--mac-per-port") {
+      if (!want_number(a)) return std::nullopt;
+      if (a == "--mac-table-size" && (n < 1 || n > (1u << 20))) {
+        error = "--mac-table-size " + std::string(v) + " is out of range: give 1 to 1048576";
+        return std::nullopt;
+      }
+      (a == "--mac-table-size" ? c.datapath.mac_limits.entries : c.datapath.mac_limits.per_port) = n;
     } else if (a == "--mac-age") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.mac_age_s = n;

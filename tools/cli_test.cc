@@ -126,7 +126,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
                           "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
-                          "--notify-gap-us", "--socket-group", "--socket-owner", "--socket-mode"})
+                          "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

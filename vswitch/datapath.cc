@@ -43,7 +43,7 @@ Datapath::Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool*
       pool_(pool),
       tsc_hz_(rte_get_tsc_hz()),
       tx_hold_tsc_(tsc_hz_ * cfg.tx_hold_us / 1000000),
-      macs_(tsc_hz_, cfg.mac_age_s) {
+      macs_(tsc_hz_, cfg.mac_age_s, cfg.mac_limits) {
   cfg_.burst = std::min<uint16_t>(cfg_.burst, kMaxBurst);
 }
 
@@ -85,6 +85,7 @@ void Datapath::run() {
       busy += ports_[i]->tx_count;  // packets waiting for a full port: no nap
     }
     for (auto& ps : ports_) ps->port->end_of_round(now);
+    macs_.age(now);
     epoch_.fetch_add(1);  // even: quiescent
     if (busy == 0)
       idle(sleep_us, idle_polls);
@@ -147,7 +148,8 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
     }
     const auto* eth = header_at<EthHdr>(m, 0);
     uint16_t vlan = frame_l2(m).vlan;
-    macs_.learn(eth->src.b, vlan, in, now);
+    Learned l = macs_.learn(eth->src.b, vlan, in, now);
+    if (l == Learned::RefusedFull || l == Learned::RefusedPortFull) ps.port->stats.mac_refused++;
     uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
     if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
       to_gro[ng++] = m;

@@ -23,6 +23,7 @@ struct DatapathConfig {
   uint32_t gro_timeout_us = 0;       // 0: flush at the end of every receive burst
   uint32_t idle_sleep_max_us = 200;  // longest nap when every port is idle
   uint32_t mac_age_s = 300;
+  MacLimits mac_limits;
   // How long packets wait for a full port (a guest not draining its ring)
   // before they are dropped. They wait in the port's queue, not in a loop:
   // the other ports go on meanwhile.
@@ -43,6 +44,9 @@ class Datapath {
   void quiesce() const;
   [[nodiscard]] const std::vector<Port*>& ports() const { return port_list_; }
   [[nodiscard]] size_t mac_entries() const { return macs_.size(); }
+  // Read by telemetry while the datapath runs: each counter is one aligned
+  // word, written by the datapath alone.
+  [[nodiscard]] const MacCounters& mac_counters() const { return macs_.counters(); }
 
  private:
   static constexpr uint16_t kTxBufferSize = 512;

@@ -1,10 +1,15 @@
 #include "mac_table.h"
 
+#include <algorithm>
+
 namespace vo {
 
-MacTable::MacTable(uint64_t tsc_hz, uint32_t max_age_s, size_t max_entries)
-    : max_age_tsc_(tsc_hz * max_age_s), max_entries_(max_entries) {
-  entries_.reserve(max_entries);
+MacTable::MacTable(uint64_t tsc_hz, uint32_t max_age_s, MacLimits limits)
+    : max_age_tsc_(tsc_hz * max_age_s), limits_(limits) {
+  if (limits_.per_port == 0 || limits_.per_port > limits_.entries)
+    limits_.per_port = limits_.entries;
+  // Reserved once, so that the table never rehashes on a packet's path.
+  entries_.reserve(limits_.entries);
 }
 
 uint64_t MacTable::key(const uint8_t mac[6], uint16_t vlan) {
@@ -13,21 +18,44 @@ uint64_t MacTable::key(const uint8_t mac[6], uint16_t vlan) {
   return k;
 }
 
-void MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now) {
-  if (mac[0] & 1) return;  // a group address is never a source
+uint32_t& MacTable::count_of(uint16_t port) {
+  if (port >= per_port_.size()) per_port_.resize(port + 1u, 0);
+  return per_port_[port];
+}
+
+void MacTable::erase(std::unordered_map<uint64_t, Entry>::iterator it) {
+  count_of(it->second.port)--;
+  entries_.erase(it);
+}
+
+Learned MacTable::refuse(Learned why, uint16_t port) {
+  (why == Learned::RefusedFull ? counters_.refused_full : counters_.refused_port_full)++;
+  if (port >= refused_.size()) refused_.resize(port + 1u, 0);
+  refused_[port]++;
+  return why;
+}
+
+Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now) {
+  if (mac[0] & 1) return Learned::Known;  // a group address is never a source
   auto it = entries_.find(key(mac, vlan));
-  if (it != entries_.end()) {
+  if (it != entries_.end() && it->second.port == port) {
+    it->second.seen = now;
+    return Learned::Known;
+  }
+  uint32_t& mine = count_of(port);
+  if (mine >= limits_.per_port) return refuse(Learned::RefusedPortFull, port);
+  if (it != entries_.end()) {  // moves within the table: no room needed
+    count_of(it->second.port)--;
+    mine++;
     it->second = {port, now};
-    return;
+    counters_.moved++;
+    return Learned::Moved;
   }
-  if (entries_.size() >= max_entries_) {
-    // Full: make room from entries past their age; if none, do not learn
-    // (unknown destinations flood, which stays correct).
-    for (auto e = entries_.begin(); e != entries_.end();)
-      e = now - e->second.seen > max_age_tsc_ ? entries_.erase(e) : std::next(e);
-    if (entries_.size() >= max_entries_) return;
-  }
+  if (entries_.size() >= limits_.entries) return refuse(Learned::RefusedFull, port);
   entries_.emplace(key(mac, vlan), Entry{port, now});
+  mine++;
+  counters_.learned++;
+  return Learned::New;
 }
 
 uint16_t MacTable::lookup(const uint8_t mac[6], uint16_t vlan, uint64_t now) {
@@ -35,15 +63,32 @@ uint16_t MacTable::lookup(const uint8_t mac[6], uint16_t vlan, uint64_t now) {
   auto it = entries_.find(key(mac, vlan));
   if (it == entries_.end()) return kNone;
   if (now - it->second.seen > max_age_tsc_) {
-    entries_.erase(it);
+    erase(it);
+    counters_.aged++;
     return kNone;
   }
   return it->second.port;
 }
 
+void MacTable::age(uint64_t now, size_t buckets) {
+  size_t n = entries_.bucket_count();
+  uint64_t stale[64];
+  for (size_t b = 0; b < std::min(buckets, n); ++b) {
+    sweep_bucket_ = (sweep_bucket_ + 1) % n;
+    size_t k = 0;
+    for (auto e = entries_.begin(sweep_bucket_); e != entries_.end(sweep_bucket_) && k < 64; ++e)
+      if (now - e->second.seen > max_age_tsc_) stale[k++] = e->first;
+    for (size_t i = 0; i < k; ++i) {
+      erase(entries_.find(stale[i]));
+      counters_.aged++;
+    }
+  }
+}
+
 void MacTable::forget_port(uint16_t port) {
   for (auto e = entries_.begin(); e != entries_.end();)
     e = e->second.port == port ? entries_.erase(e) : std::next(e);
+  count_of(port) = 0;
 }
 
 }  // namespace vo

@@ -8,20 +8,29 @@ namespace {
 constexpr uint64_t kHz = 1000;  // one tick per millisecond
 const uint8_t kA[6] = {0x02, 0, 0, 0, 0, 0xa};
 const uint8_t kB[6] = {0x02, 0, 0, 0, 0, 0xb};
+const uint8_t kC[6] = {0x02, 0, 0, 0, 0, 0xc};
 const uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 const uint8_t kMulticast[6] = {0x01, 0x00, 0x5e, 0, 0, 1};
 
 TEST(MacTable, LearnsMovesAndAges) {
   MacTable t(kHz, /*max_age_s=*/2);
   EXPECT_EQ(t.lookup(kA, 0, 0), MacTable::kNone);  // unknown: flood
-  t.learn(kA, 0, 3, 0);
+  EXPECT_EQ(t.learn(kA, 0, 3, 0), Learned::New);
+  EXPECT_EQ(t.learn(kA, 0, 3, 50), Learned::Known);
   EXPECT_EQ(t.lookup(kA, 0, 100), 3);
   EXPECT_EQ(t.lookup(kA, 7, 100), MacTable::kNone);  // another VLAN is another table
-  t.learn(kA, 0, 5, 1000);                            // the host moved
+  EXPECT_EQ(t.learn(kA, 0, 5, 1000), Learned::Moved);  // the host moved
+  EXPECT_EQ(t.port_entries(3), 0u);
+  EXPECT_EQ(t.port_entries(5), 1u);
   EXPECT_EQ(t.lookup(kA, 0, 1000), 5);
   EXPECT_EQ(t.lookup(kA, 0, 3000), 5);                // seen 2 s ago: still there
   EXPECT_EQ(t.lookup(kA, 0, 3001), MacTable::kNone);  // older: forgotten
   EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.port_entries(5), 0u);
+  const MacCounters& c = t.counters();
+  EXPECT_EQ(c.learned, 1u);
+  EXPECT_EQ(c.moved, 1u);
+  EXPECT_EQ(c.aged, 1u);
 }
 
 TEST(MacTable, GroupAddressesNeverLearnedAlwaysFlooded) {
@@ -40,18 +49,66 @@ TEST(MacTable, ForgetsAPortThatWentDown) {
   t.forget_port(1);
   EXPECT_EQ(t.lookup(kA, 0, 0), MacTable::kNone);
   EXPECT_EQ(t.lookup(kB, 0, 0), 2);
+  EXPECT_EQ(t.port_entries(1), 0u);
+  EXPECT_EQ(t.learn(kA, 0, 1, 0), Learned::New);  // its share is free again
 }
 
-TEST(MacTable, FullTableMakesRoomFromAgedEntriesOnly) {
-  MacTable t(kHz, 1, /*max_entries=*/2);
+// A full table refuses at once, without looking for room on the packet's
+// path: the round's sweep frees aged entries, and learning resumes.
+TEST(MacTable, AFullTableRefusesUntilTheSweepAgesAnEntry) {
+  MacTable t(kHz, 1, {.entries = 2, .per_port = 0});
   t.learn(kA, 0, 1, 0);
   t.learn(kB, 0, 2, 500);
-  uint8_t c[6] = {0x02, 0, 0, 0, 0, 0xc};
-  t.learn(c, 0, 3, 600);  // nothing aged yet: not learned, c floods
-  EXPECT_EQ(t.lookup(c, 0, 600), MacTable::kNone);
-  t.learn(c, 0, 3, 1200);  // A is past its age now
-  EXPECT_EQ(t.lookup(c, 0, 1200), 3);
+  EXPECT_EQ(t.learn(kC, 0, 3, 1200), Learned::RefusedFull);  // A is stale, but still there
+  EXPECT_EQ(t.lookup(kC, 0, 1200), MacTable::kNone);
+  EXPECT_EQ(t.counters().refused_full, 1u);
+  EXPECT_EQ(t.port_refused(3), 1u);
+  t.age(1200, 1 << 20);  // a whole sweep
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_EQ(t.counters().aged, 1u);
+  EXPECT_EQ(t.learn(kC, 0, 3, 1200), Learned::New);
+  EXPECT_EQ(t.lookup(kC, 0, 1200), 3);
   EXPECT_EQ(t.lookup(kB, 0, 1200), 2);
+}
+
+// One port cannot take more than its share, neither with new addresses nor
+// by moving others' to itself; the other ports keep learning.
+TEST(MacTable, APortHoldsNoMoreThanItsShare) {
+  MacTable t(kHz, 300, {.entries = 100, .per_port = 2});
+  uint8_t mac[6] = {0x02, 0, 0, 0, 1, 0};
+  for (uint8_t i = 0; i < 10; ++i) {
+    mac[5] = i;
+    t.learn(mac, 0, 1, i);
+  }
+  EXPECT_EQ(t.port_entries(1), 2u);
+  EXPECT_EQ(t.counters().refused_port_full, 8u);
+  EXPECT_EQ(t.port_refused(1), 8u);
+  EXPECT_EQ(t.learn(kA, 0, 2, 20), Learned::New);
+  EXPECT_EQ(t.learn(kA, 0, 1, 21), Learned::RefusedPortFull);  // no move into a full share
+  EXPECT_EQ(t.lookup(kA, 0, 22), 2);
+  EXPECT_EQ(t.port_refused(2), 0u);
+}
+
+// Ageing costs a bounded slice per round, and a whole sweep of the table
+// takes bucket_count / slice rounds.
+TEST(MacTable, TheSweepCoversTheTableSliceBySlice) {
+  MacTable t(kHz, 1, {.entries = 4096, .per_port = 0});
+  uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 4096; ++i) {
+    mac[4] = uint8_t(i >> 8);
+    mac[5] = uint8_t(i);
+    ASSERT_EQ(t.learn(mac, 0, 1, 0), Learned::New);
+  }
+  t.age(5000, 64);
+  EXPECT_GT(t.size(), 0u) << "one slice must not sweep the whole table";
+  int rounds = 1;
+  while (t.size() > 0 && rounds < 100000) {
+    t.age(5000, 64);
+    ++rounds;
+  }
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.counters().aged, 4096u);
+  EXPECT_EQ(t.port_entries(1), 0u);
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ rte_tel_data* port_dict(Port* p) {
   add_u64(d, "tx_retries", s.tx_retries);
   add_u64(d, "tx_dropped", s.tx_dropped);
   add_u64(d, "too_big_dropped", s.too_big_dropped);
+  add_u64(d, "mac_refused", s.mac_refused);
   add_reasons(d, "rx_drop_", s.rx_invalid);
   add_reasons(d, "tx_drop_", s.tx_invalid);
   TxCaps c = p->tx_caps();
@@ -82,6 +83,12 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add_u64(d, "mempool_size", g_registered.pool->size);
   add_u64(d, "indirect_in_use", rte_mempool_in_use_count(g_registered.indirect));
   add_u64(d, "mac_entries", g_registered.dp->mac_entries());
+  const MacCounters& m = g_registered.dp->mac_counters();
+  add_u64(d, "mac_learned", m.learned);
+  add_u64(d, "mac_moved", m.moved);
+  add_u64(d, "mac_aged", m.aged);
+  add_u64(d, "mac_refused_table_full", m.refused_full);
+  add_u64(d, "mac_refused_port_full", m.refused_port_full);
   return 0;
 }
 

@@ -285,6 +285,8 @@ class Iperf3:
         wait_for("iperf3 to listen",
                  lambda: server.run(f"ss -Hltn sport = :{port}", check=False).strip(), 10)
         self.report = os.path.join(workdir, f"iperf3-{client.name}.json")
+        if os.path.exists(self.report):  # --logfile appends: one report per file
+            os.unlink(self.report)
         self.client = Process(["iperf3", "-c", server.addr, "-p", str(port), "-t", str(seconds),
                                "-J", "--logfile", self.report] + list(client_args),
                               os.path.join(workdir, f"iperf3-client-{client.name}.log"), netns=client.name)
