@@ -14,6 +14,8 @@ namespace vo {
 constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint16_t kEtherTypeIpv6 = 0x86DD;
 constexpr uint16_t kEtherTypeVlan = 0x8100;
+constexpr uint16_t kEtherTypeArp = 0x0806;
+constexpr uint8_t kIpProtoIcmpv6 = 58;
 constexpr uint8_t kIpProtoTcp = 6;
 constexpr uint8_t kIpProtoUdp = 17;
 constexpr uint16_t kVxlanPort = 4789;  // IANA, RFC 7348 section 5
@@ -127,5 +129,39 @@ struct VxlanHdr {
   [[nodiscard]] uint32_t vni() const { return vni_reserved.get() >> 8; }
 } __attribute__((packed));
 static_assert(sizeof(VxlanHdr) == 8);
+
+// ARP for IPv4 over Ethernet (RFC 826): hardware type 1, protocol 0x0800.
+struct ArpHdr {
+  be16 hw_type;
+  be16 proto_type;
+  uint8_t hw_len;
+  uint8_t proto_len;
+  be16 op;
+  MacAddr sender_mac;
+  be32 sender_ip;
+  MacAddr target_mac;
+  be32 target_ip;
+} __attribute__((packed));
+static_assert(sizeof(ArpHdr) == 28);
+
+// ICMPv6 neighbour solicitation and advertisement (RFC 4861 sections 4.3,
+// 4.4), options following.
+struct NdMsg {
+  uint8_t type;
+  uint8_t code;
+  be16 checksum;
+  be32 flags_reserved;
+  Ipv6Addr target;
+
+  static constexpr uint8_t kSolicitation = 135, kAdvertisement = 136;
+} __attribute__((packed));
+static_assert(sizeof(NdMsg) == 24);
+
+// An ND option: length in units of 8 bytes, type and length included.
+struct NdOption {
+  uint8_t type;
+  uint8_t len8;
+  static constexpr uint8_t kSourceLinkAddr = 1, kTargetLinkAddr = 2;
+} __attribute__((packed));
 
 }  // namespace vo

@@ -385,12 +385,14 @@ const std::vector<Row>& rows() {
 
 // Reasons gso_segment() never returns, each with why. A reason missing both
 // here and from the table fails MalformedTable.EveryReasonHasARow.
-constexpr std::array<Reason, 5> kNoRowNeeded = {
+constexpr std::array<Reason, 7> kNoRowNeeded = {
     Reason::Ok,             // success, not a refusal
     Reason::DeviceRefused,  // a NIC port's rte_eth_tx_prepare() verdict (vswitch/nic_port.cc)
     Reason::MssTooSmall,    // ingress policy, mark_tso_from_peer(): vswitch/virtio_net_hdr_test.cc
     Reason::CsumNotNegotiated,  // a guest port's check, vhost/features_test.cc
     Reason::TsoNotNegotiated,   // likewise
+    Reason::SpoofedMac,  // port security at ingress, vswitch/port_security_test.cc
+    Reason::SpoofedIp,   // likewise
 };
 
 // ---------------------------------------------------------------------------

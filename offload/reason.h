@@ -42,7 +42,9 @@ namespace vo {
   X(TooManySegments, "more segments than the output can hold")               \
   X(NoHeadroom, "headers do not fit a segment buffer")                       \
   X(NoMemory, "mbuf pool empty")                                             \
-  X(DeviceRefused, "the device refused the packet (rte_eth_tx_prepare)")
+  X(DeviceRefused, "the device refused the packet (rte_eth_tx_prepare)")     \
+  X(SpoofedMac, "a source MAC (Ethernet, ARP or ND) this port may not use")   \
+  X(SpoofedIp, "a source IP address (IP, ARP or ND) this port may not use")
 
 enum class Reason : uint8_t {
 #define VO_REASON_ENUM(name, text) name,

@@ -61,6 +61,36 @@ bool socket_option(Config& c, const std::string& opt, const char* v, std::string
   return true;
 }
 
+// --port-security, --mac, --allowed-ips: of any port.
+bool security_option(PortSpec& p, const std::string& opt, const char* v, std::string& error) {
+  if (opt == "--port-security") {
+    std::string s = v;
+    if (s != "on" && s != "off") {
+      error = "--port-security takes on or off, not '" + s + "'";
+      return false;
+    }
+    p.security_asked = s == "on";
+    return true;
+  }
+  bool ok = true;
+  if (opt == "--mac") {
+    MacAddr m;
+    if ((ok = parse_mac(v, m, error))) p.security.mac = m;
+  } else {
+    ok = parse_ip_list(v, p.security, error);
+  }
+  if (!ok) error = opt + ": " + error;
+  return ok;
+}
+
+// Port security is on for guest ports unless switched off, and for others
+// when asked for or given addresses to hold them to.
+void settle_security(PortSpec& p) {
+  bool guest = p.kind == PortKind::Vhost || p.kind == PortKind::VhostClient;
+  bool addresses = p.security.mac || !p.security.ipv4.empty() || !p.security.ipv6.empty();
+  p.security.enabled = p.security_asked.value_or(guest || addresses);
+}
+
 // --notify, --notify-gap-us: options of the guest port just before them.
 bool guest_port_option(Config& c, const std::string& opt, const char* v, const uint32_t* n,
                        std::string& error) {
@@ -137,6 +167,15 @@ Options for the port named just before them:
                           whoever may write to it may connect as the port's guest.
                           One guest per socket: while one is connected, others are
                           refused and counted (refused_connections)
+  --port-security on|off  hold the port to its own addresses: frames, ARP and
+                          neighbour discovery from another MAC (or, with
+                          --allowed-ips, another IP address) are dropped and
+                          counted (rx_drop_SpoofedMac/SpoofedIp), and its MAC is
+                          pinned to it. On by default for guest ports
+  --mac MAC               the port's MAC for port security (default: the first
+                          one it sends from each time it comes up)
+  --allowed-ips LIST      source IPv4/IPv6 addresses the port may use, comma-
+                          separated (0.0.0.0, :: and link-local always allowed)
   --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
   --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
                           have been created multi_queue), default 1
@@ -213,6 +252,9 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
       c.ports.push_back(PortSpec{k, v, "", "", true});
     } else if (a == "--netns" || a == "--mtu" || a == "--queues") {
       if (!kernel_port_option(c, a, v, numeric ? &n : nullptr, error)) return std::nullopt;
+    } else if (a == "--port-security" || a == "--mac" || a == "--allowed-ips") {
+      PortSpec* p = need_port(a.c_str());
+      if (!p || !security_option(*p, a, v, error)) return std::nullopt;
     } else if (a == "--socket-owner" || a == "--socket-group" || a == "--socket-mode") {
       if (!socket_option(c, a, v, error)) return std::nullopt;
     } else if (a == "--notify" || a == "--notify-gap-us") {
@@ -255,6 +297,7 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     error = "no ports: add at least one --vhost, --vhost-client, --nic or --tap (see --help)";
     return std::nullopt;
   }
+  for (PortSpec& p : c.ports) settle_security(p);
   return c;
 }
 

@@ -28,6 +28,10 @@ struct PortSpec {
   // Guest ports (--vhost, --vhost-client) only:
   vhost::NotifyConfig notify;
   vhost::SocketAccess access;  // --vhost only: the socket's owner, group, mode
+  // --port-security, --mac, --allowed-ips; `security.enabled` is final
+  // once parse() returns (on by default for guest ports).
+  PortSecurityConfig security;
+  std::optional<bool> security_asked;
 };
 
 struct Config {

@@ -120,13 +120,42 @@ TEST(Cli, SocketAccessPerServedSocket) {
   }
 }
 
+TEST(Cli, PortSecurityOnForGuestsByDefault) {
+  std::string err;
+  auto c = run({"--vhost", "/tmp/a.sock", "--vhost", "/tmp/b.sock", "--port-security", "off",
+                "--tap", "vo-k0", "--tap", "vo-k1", "--mac", "02:00:00:00:00:07", "--allowed-ips",
+                "10.0.0.7,fd00::7", "--nic", "net_null0", "--port-security", "on"},
+               err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_TRUE(c->ports[0].security.enabled) << "a guest port: on by default";
+  EXPECT_FALSE(c->ports[0].security.mac) << "its MAC: as the guest announces it";
+  EXPECT_FALSE(c->ports[1].security.enabled);
+  EXPECT_FALSE(c->ports[2].security.enabled) << "a kernel port: off by default";
+  EXPECT_TRUE(c->ports[3].security.enabled) << "given addresses to hold it to";
+  EXPECT_EQ(c->ports[3].security.mac->b[5], 7);
+  EXPECT_EQ(c->ports[3].security.ipv4.size(), 1u);
+  EXPECT_EQ(c->ports[3].security.ipv6.size(), 1u);
+  EXPECT_TRUE(c->ports[4].security.enabled);
+  const BadLine rows[] = {
+      {{"--vhost", "/tmp/a.sock", "--port-security", "yes"}, "takes on or off"},
+      {{"--vhost", "/tmp/a.sock", "--mac", "01:00:5e:00:00:01"}, "--mac: '01:00:5e:00:00:01' is not a unicast MAC"},
+      {{"--vhost", "/tmp/a.sock", "--allowed-ips", "10.0.0.300"}, "--allowed-ips: '10.0.0.300' is not"},
+      {{"--mac", "02:00:00:00:00:01", "--vhost", "/tmp/a.sock"}, "must follow the --vhost"},
+  };
+  for (const auto& r : rows) {
+    EXPECT_FALSE(run(r.args, err));
+    EXPECT_NE(err.find(r.says), std::string::npos) << err;
+  }
+}
+
 TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
                           "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
-                          "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode"})
+                          "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
+                          "--port-security", "--mac ", "--allowed-ips"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

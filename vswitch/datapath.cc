@@ -54,9 +54,10 @@ Datapath::~Datapath() {
   }
 }
 
-void Datapath::add_port(Port* p) {
+void Datapath::add_port(Port* p, const PortSecurityConfig& security) {
   auto ps = std::make_unique<PortState>();
   ps->port = p;
+  ps->security = PortSecurity(security);
   GroConfig gc;
   gc.max_flows = cfg_.gro_max_flows;
   gc.flush_timeout_us = cfg_.gro_timeout_us;
@@ -112,6 +113,7 @@ void Datapath::went_down(uint16_t idx) {
   uint32_t held = ps.gro->drop_all();
   drop_queued(ps, 0);
   macs_.forget_port(idx);
+  ps.security.reset();
   VO_LOG(INFO, "port %s is down: freed %u packets held for merging", ps.port->name().c_str(), held);
 }
 
@@ -146,10 +148,18 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
       rte_pktmbuf_free(m);
       continue;
     }
+    if (Reason r = ps.security.check(m); r != Reason::Ok) {
+      ps.port->stats.rx_invalid.add(r);
+      VO_LOG_RL(WARNING, "port %s: dropped a frame: %s (port security)", ps.port->name().c_str(),
+                std::string(describe(r)).c_str());
+      rte_pktmbuf_free(m);
+      continue;
+    }
     const auto* eth = header_at<EthHdr>(m, 0);
     uint16_t vlan = frame_l2(m).vlan;
-    Learned l = macs_.learn(eth->src.b, vlan, in, now);
-    if (l == Learned::RefusedFull || l == Learned::RefusedPortFull) ps.port->stats.mac_refused++;
+    // A secured port's MAC is its own: no other port's frame moves it.
+    Learned l = macs_.learn(eth->src.b, vlan, in, now, ps.security.enabled());
+    if (l >= Learned::RefusedFull) ps.port->stats.mac_refused++;
     uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
     if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
       to_gro[ng++] = m;

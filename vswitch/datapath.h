@@ -11,6 +11,7 @@
 #include "mac_table.h"
 #include "offload/gro.h"
 #include "offload/gso.h"
+#include "port_security.h"
 #include "port.h"
 
 struct rte_mempool;
@@ -35,7 +36,7 @@ class Datapath {
   Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool* pool);
   ~Datapath();
   // Ports are added before run(); they are never removed while it runs.
-  void add_port(Port* p);
+  void add_port(Port* p, const PortSecurityConfig& security = {});
   // The loop; returns when stop() is called. Call on the datapath lcore.
   void run();
   void stop() { stop_.store(true); }
@@ -58,6 +59,7 @@ class Datapath {
   struct PortState {
     Port* port;
     std::unique_ptr<GroTable> gro;
+    PortSecurity security;
     TxEntry tx[kTxBufferSize];
     uint16_t tx_count = 0;
     uint64_t tx_blocked_since = 0;  // TSC when the port last took nothing; 0 if it did

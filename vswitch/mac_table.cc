@@ -29,30 +29,35 @@ void MacTable::erase(std::unordered_map<uint64_t, Entry>::iterator it) {
 }
 
 Learned MacTable::refuse(Learned why, uint16_t port) {
-  (why == Learned::RefusedFull ? counters_.refused_full : counters_.refused_port_full)++;
+  (why == Learned::RefusedFull       ? counters_.refused_full
+   : why == Learned::RefusedPortFull ? counters_.refused_port_full
+                                     : counters_.refused_pinned)++;
   if (port >= refused_.size()) refused_.resize(port + 1u, 0);
   refused_[port]++;
   return why;
 }
 
-Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now) {
+Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now,
+                        bool pin) {
   if (mac[0] & 1) return Learned::Known;  // a group address is never a source
   auto it = entries_.find(key(mac, vlan));
   if (it != entries_.end() && it->second.port == port) {
     it->second.seen = now;
+    it->second.pinned = pin;
     return Learned::Known;
   }
+  if (it != entries_.end() && it->second.pinned) return refuse(Learned::RefusedPinned, port);
   uint32_t& mine = count_of(port);
   if (mine >= limits_.per_port) return refuse(Learned::RefusedPortFull, port);
   if (it != entries_.end()) {  // moves within the table: no room needed
     count_of(it->second.port)--;
     mine++;
-    it->second = {port, now};
+    it->second = {port, pin, now};
     counters_.moved++;
     return Learned::Moved;
   }
   if (entries_.size() >= limits_.entries) return refuse(Learned::RefusedFull, port);
-  entries_.emplace(key(mac, vlan), Entry{port, now});
+  entries_.emplace(key(mac, vlan), Entry{port, pin, now});
   mine++;
   counters_.learned++;
   return Learned::New;
@@ -62,7 +67,7 @@ uint16_t MacTable::lookup(const uint8_t mac[6], uint16_t vlan, uint64_t now) {
   if (mac[0] & 1) return kNone;
   auto it = entries_.find(key(mac, vlan));
   if (it == entries_.end()) return kNone;
-  if (now - it->second.seen > max_age_tsc_) {
+  if (!it->second.pinned && now - it->second.seen > max_age_tsc_) {
     erase(it);
     counters_.aged++;
     return kNone;
@@ -77,7 +82,7 @@ void MacTable::age(uint64_t now, size_t buckets) {
     sweep_bucket_ = (sweep_bucket_ + 1) % n;
     size_t k = 0;
     for (auto e = entries_.begin(sweep_bucket_); e != entries_.end(sweep_bucket_) && k < 64; ++e)
-      if (now - e->second.seen > max_age_tsc_) stale[k++] = e->first;
+      if (!e->second.pinned && now - e->second.seen > max_age_tsc_) stale[k++] = e->first;
     for (size_t i = 0; i < k; ++i) {
       erase(entries_.find(stale[i]));
       counters_.aged++;

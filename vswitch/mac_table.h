@@ -28,10 +28,12 @@ enum class Learned : uint8_t {
   Moved,           // seen on another port before: the host moved
   RefusedFull,     // the table has no room left
   RefusedPortFull, // the port holds its share already
+  RefusedPinned,   // the address is pinned to another port (port security)
 };
 
 struct MacCounters {
-  uint64_t learned = 0, moved = 0, aged = 0, refused_full = 0, refused_port_full = 0;
+  uint64_t learned = 0, moved = 0, aged = 0, refused_full = 0, refused_port_full = 0,
+           refused_pinned = 0;
 };
 
 class MacTable {
@@ -39,7 +41,9 @@ class MacTable {
   static constexpr uint16_t kNone = 0xffff;
   MacTable(uint64_t tsc_hz, uint32_t max_age_s = 300, MacLimits limits = {});
 
-  Learned learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now);
+  // `pin`: the address belongs to `port` (port security): it never moves
+  // to another port, and does not age while the port is up.
+  Learned learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now, bool pin = false);
   // The port for a unicast destination, or kNone (flood) if unknown or aged.
   uint16_t lookup(const uint8_t mac[6], uint16_t vlan, uint64_t now);
   // Forgets every entry pointing at `port` (it went down).
@@ -61,6 +65,7 @@ class MacTable {
  private:
   struct Entry {
     uint16_t port;
+    bool pinned;
     uint64_t seen;
   };
   static uint64_t key(const uint8_t mac[6], uint16_t vlan);

@@ -89,6 +89,21 @@ TEST(MacTable, APortHoldsNoMoreThanItsShare) {
   EXPECT_EQ(t.port_refused(2), 0u);
 }
 
+// Port security pins a port's MAC: no other port's frame moves it, and it
+// stays while the port is up, however long it is quiet.
+TEST(MacTable, APinnedAddressNeitherMovesNorAges) {
+  MacTable t(kHz, 1);
+  EXPECT_EQ(t.learn(kA, 0, 1, 0, /*pin=*/true), Learned::New);
+  EXPECT_EQ(t.learn(kA, 0, 2, 10), Learned::RefusedPinned);
+  EXPECT_EQ(t.counters().refused_pinned, 1u);
+  EXPECT_EQ(t.port_refused(2), 1u);
+  EXPECT_EQ(t.lookup(kA, 0, 5000), 1);
+  t.age(5000, 1 << 20);
+  EXPECT_EQ(t.lookup(kA, 0, 5000), 1);
+  t.forget_port(1);  // the port went down: the address is free
+  EXPECT_EQ(t.learn(kA, 0, 2, 6000), Learned::New);
+}
+
 // Ageing costs a bounded slice per round, and a whole sweep of the table
 // takes bucket_count / slice rounds.
 TEST(MacTable, TheSweepCoversTheTableSliceBySlice) {

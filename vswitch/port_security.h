@@ -1,0 +1,62 @@
+// Port security: the addresses a port may send from. Without it any peer
+// takes over another's traffic with one frame (a forged ARP reply, a frame
+// from the victim's MAC). With it, a port sends only from its MAC (given,
+// or the first one it sends from after it comes up) and, when configured,
+// only from its IP addresses; ARP and neighbour discovery are held to the
+// same addresses. Checked at ingress, before learning.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "offload/headers.h"
+#include "offload/reason.h"
+
+struct rte_mbuf;
+
+namespace vo {
+
+struct PortSecurityConfig {
+  bool enabled = false;
+  // The port's MAC. Unset: the first unicast source MAC the port sends from
+  // after it comes up (a guest announces itself), until it goes down.
+  std::optional<MacAddr> mac;
+  // Source addresses the port may use; empty: any. 0.0.0.0 (DHCP, ARP
+  // probes), :: (duplicate address detection) and IPv6 link-local
+  // addresses are always allowed as sources.
+  std::vector<uint32_t> ipv4;
+  std::vector<Ipv6Addr> ipv6;
+};
+
+// "02:00:00:00:00:01" -> MacAddr; "10.0.0.1,fd00::1" -> the two lists.
+// False, with `error` saying what is wrong, on anything else.
+bool parse_mac(const std::string& s, MacAddr& out, std::string& error);
+bool parse_ip_list(const std::string& s, PortSecurityConfig& c, std::string& error);
+std::string describe(const PortSecurityConfig& c);
+
+class PortSecurity {
+ public:
+  PortSecurity() = default;
+  explicit PortSecurity(PortSecurityConfig c) : cfg_(std::move(c)), mac_(cfg_.mac) {}
+  // Reason::Ok, SpoofedMac or SpoofedIp for a frame the port received.
+  [[nodiscard]] Reason check(const rte_mbuf* m);
+  // The port went down: a MAC it announced is forgotten.
+  void reset() { mac_ = cfg_.mac; }
+  [[nodiscard]] bool enabled() const { return cfg_.enabled; }
+  [[nodiscard]] const std::optional<MacAddr>& mac() const { return mac_; }
+
+ private:
+  bool ipv4_ok(uint32_t a) const;
+  bool ipv6_ok(const Ipv6Addr& a) const;
+  Reason check_arp(const rte_mbuf* m, uint32_t off) const;
+  Reason check_ipv4(const rte_mbuf* m, uint32_t off) const;
+  Reason check_ipv6(const rte_mbuf* m, uint32_t off) const;
+  Reason check_nd(const rte_mbuf* m, uint32_t off, uint32_t end) const;
+
+  PortSecurityConfig cfg_;
+  std::optional<MacAddr> mac_;
+};
+
+}  // namespace vo
