@@ -56,6 +56,16 @@ struct BadLine {
   const char* says;
 };
 
+// Each line is refused with an error that contains what the row says.
+template <size_t N>
+void expect_refused(const BadLine (&rows)[N]) {
+  for (const BadLine& r : rows) {
+    std::string err;
+    EXPECT_FALSE(run(r.args, err)) << r.says;
+    EXPECT_NE(err.find(r.says), std::string::npos) << err;
+  }
+}
+
 TEST(Cli, BadLinesSayWhatToDo) {
   const BadLine rows[] = {
       {{}, "no ports"},
@@ -68,11 +78,7 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--tap", "k0", "--queues", "0"}, "out of range"},
       {{"--tap", "k0", "--queues", "two"}, "whole number"},
   };
-  for (const auto& r : rows) {
-    std::string err;
-    EXPECT_FALSE(run(r.args, err));
-    EXPECT_NE(err.find(r.says), std::string::npos) << err;
-  }
+  expect_refused(rows);
 }
 
 TEST(Cli, GuestInterruptPolicyPerVhostPort) {
@@ -92,10 +98,7 @@ TEST(Cli, GuestInterruptPolicyPerVhostPort) {
       {{"--vhost", "/tmp/a.sock", "--notify-gap-us", "x"}, "takes a whole number"},
       {{"--vhost", "/tmp/a.sock", "--notify-gap-us", "10001"}, "out of range"},
   };
-  for (const auto& r : rows) {
-    EXPECT_FALSE(run(r.args, err));
-    EXPECT_NE(err.find(r.says), std::string::npos) << err;
-  }
+  expect_refused(rows);
 }
 
 TEST(Cli, SocketAccessPerServedSocket) {
@@ -114,10 +117,7 @@ TEST(Cli, SocketAccessPerServedSocket) {
       {{"--vhost-client", "/tmp/a.sock", "--socket-group", "kvm"}, "QEMU owns the socket"},
       {{"--tap", "vo-k0", "--socket-mode", "0660"}, "put it after its --vhost"},
   };
-  for (const auto& r : rows) {
-    EXPECT_FALSE(run(r.args, err));
-    EXPECT_NE(err.find(r.says), std::string::npos) << err;
-  }
+  expect_refused(rows);
 }
 
 TEST(Cli, PortSecurityOnForGuestsByDefault) {
@@ -142,10 +142,7 @@ TEST(Cli, PortSecurityOnForGuestsByDefault) {
       {{"--vhost", "/tmp/a.sock", "--allowed-ips", "10.0.0.300"}, "--allowed-ips: '10.0.0.300' is not"},
       {{"--mac", "02:00:00:00:00:01", "--vhost", "/tmp/a.sock"}, "must follow the --vhost"},
   };
-  for (const auto& r : rows) {
-    EXPECT_FALSE(run(r.args, err));
-    EXPECT_NE(err.find(r.says), std::string::npos) << err;
-  }
+  expect_refused(rows);
 }
 
 TEST(Cli, HelpDocumentsEveryOption) {
