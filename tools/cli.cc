@@ -193,6 +193,10 @@ Datapath:
                           and counted in mac_refused
   --tx-hold-us N          how long packets wait for a full port (a guest not draining
                           its ring) before they are dropped (default 2000)
+  --flood-pps N           frames one port may have flooded (broadcast, multicast,
+                          unknown unicast) per second, bursts of a tenth of that;
+                          beyond it they are dropped and counted (flood_dropped).
+                          Default 20000; 0 = no bound
   --gso-copy              cut segments by copying instead of referencing the payload
   -h, --help              this text
 
@@ -285,6 +289,9 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     } else if (a == "--mac-age") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.mac_age_s = n;
+    } else if (a == "--flood-pps") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath.flood_pps = n;
     } else if (a == "--tx-hold-us") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.tx_hold_us = n;

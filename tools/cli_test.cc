@@ -152,7 +152,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
                           "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
-                          "--port-security", "--mac ", "--allowed-ips"})
+                          "--port-security", "--mac ", "--allowed-ips", "--flood-pps"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

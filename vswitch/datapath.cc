@@ -58,6 +58,7 @@ void Datapath::add_port(Port* p, const PortSecurityConfig& security) {
   auto ps = std::make_unique<PortState>();
   ps->port = p;
   ps->security = PortSecurity(security);
+  ps->flood = FloodBudget(cfg_.flood_pps, tsc_hz_);
   GroConfig gc;
   gc.max_flows = cfg_.gro_max_flows;
   gc.flush_timeout_us = cfg_.gro_timeout_us;
@@ -164,7 +165,7 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
     if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
       to_gro[ng++] = m;
     else
-      deliver(in, out, m);
+      deliver(in, out, m, now);
   }
   if (ng) run_gro(in, to_gro, ng, now);
 }
@@ -200,10 +201,10 @@ void Datapath::run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
 
 void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {
   const auto* eth = header_at<EthHdr>(m, 0);
-  deliver(in, macs_.lookup(eth->dst.b, frame_l2(m).vlan, now), m);
+  deliver(in, macs_.lookup(eth->dst.b, frame_l2(m).vlan, now), m, now);
 }
 
-void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m) {
+void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
   if (out == in) {  // the destination lives behind the port it came from
     rte_pktmbuf_free(m);
     return;
@@ -212,7 +213,14 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m) {
     send(out, m);
     return;
   }
-  // Unknown unicast, broadcast, multicast: every other port that is up gets a copy.
+  // Unknown unicast, broadcast, multicast: every other port that is up gets
+  // a copy, within the budget of the port it came from.
+  PortState& src = *ports_[in];
+  if (!src.flood.take(now)) {
+    src.port->stats.flood_dropped++;
+    rte_pktmbuf_free(m);
+    return;
+  }
   uint16_t last = MacTable::kNone;
   for (uint16_t q = 0; q < ports_.size(); ++q) {
     if (q == in || !ports_[q]->port->ready()) continue;

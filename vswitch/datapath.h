@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "flood_budget.h"
 #include "mac_table.h"
 #include "offload/gro.h"
 #include "offload/gso.h"
@@ -29,6 +30,8 @@ struct DatapathConfig {
   // before they are dropped. They wait in the port's queue, not in a loop:
   // the other ports go on meanwhile.
   uint32_t tx_hold_us = 2000;
+  // Frames one port may have flooded per second (flood_budget.h); 0: no bound.
+  uint32_t flood_pps = 20000;
 };
 
 class Datapath {
@@ -60,6 +63,7 @@ class Datapath {
     Port* port;
     std::unique_ptr<GroTable> gro;
     PortSecurity security;
+    FloodBudget flood;
     TxEntry tx[kTxBufferSize];
     uint16_t tx_count = 0;
     uint64_t tx_blocked_since = 0;  // TSC when the port last took nothing; 0 if it did
@@ -70,7 +74,7 @@ class Datapath {
   void went_down(uint16_t idx);
   void forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
   void run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
-  void deliver(uint16_t in, uint16_t out, rte_mbuf* m);
+  void deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now);
   void deliver_from(uint16_t in, rte_mbuf* m, uint64_t now);
   bool merge_toward(uint16_t out, const rte_mbuf* m) const;
   void send(uint16_t out, rte_mbuf* m);

@@ -45,6 +45,7 @@ struct PortStats {
   uint64_t tx_retries = 0;       // transmit attempts on which a full port took nothing
   uint64_t tx_dropped = 0;       // given up on: the port stayed full, or went down
   uint64_t too_big_dropped = 0;  // frames larger than the port can send
+  uint64_t flood_dropped = 0;    // received frames to flood beyond the port's --flood-pps
   uint64_t mac_refused = 0;      // source MACs not learned: share or table full, or pinned elsewhere
   ReasonCounters rx_invalid;     // received packets refused by validation, by reason
   ReasonCounters tx_invalid;     // packets the egress stage could not prepare, by reason

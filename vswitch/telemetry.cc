@@ -52,6 +52,7 @@ rte_tel_data* port_dict(Port* p) {
   add_u64(d, "tx_dropped", s.tx_dropped);
   add_u64(d, "too_big_dropped", s.too_big_dropped);
   add_u64(d, "mac_refused", s.mac_refused);
+  add_u64(d, "flood_dropped", s.flood_dropped);
   add_reasons(d, "rx_drop_", s.rx_invalid);
   add_reasons(d, "tx_drop_", s.tx_invalid);
   TxCaps c = p->tx_caps();

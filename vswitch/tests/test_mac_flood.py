@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import struct
+import time
 
 import pytest
 
@@ -93,3 +94,40 @@ def test_a_mac_flood_neither_fills_the_table_nor_slows_the_others(tmp_path):
         assert attacked >= 0.8 * calm
         for h in (left, right):
             assert sw.port(h.port_name)["mac_refused"] == 0
+
+
+@pytest.mark.skipif(not shutil.which("tcpreplay"), reason="tcpreplay not installed "
+                    "(scripts/setup.sh installs it)")
+def test_a_port_floods_no_more_than_its_budget(tmp_path):
+    """Frames to an unknown destination, 100,000 a second asked for: the other
+    ports get at most --flood-pps of them a second (and a burst of a tenth of
+    that); the rest are dropped at the flooder's port and counted there."""
+    budget = 1000
+    with cleanup() as later:
+        hosts = [KernelHost(n) for n in ("left", "flooder")]
+        for h in hosts:
+            later(h)
+        sw = Switch(str(tmp_path), sum((h.switch_args() for h in hosts), []),
+                    ["--flood-pps", str(budget)])
+        later(sw)
+        for i, h in enumerate(hosts):
+            h.attach(f"10.68.0.{i + 1}")
+        left, flooder = hosts
+        pcap = write_flood(str(tmp_path / "one-source.pcap"), [bytes.fromhex("02aa00000002")] * 1000)
+        flood = Process(["tcpreplay", "-q", "-i", flooder.tap, f"--pps={PPS}", "--loop=0", pcap],
+                        str(tmp_path / "tcpreplay.log"), netns=flooder.name)
+        later(flood)
+        wait_for("the flood to reach the switch", lambda: sw.port("flooder")["rx_packets"] > 10_000)
+        before, seen0, t0 = sw.port("flooder"), left.link_stats()["rx_packets"], time.monotonic()
+        time.sleep(3)
+        after, seen1, t1 = sw.port("flooder"), left.link_stats()["rx_packets"], time.monotonic()
+        flood.stop()
+        offered = after["rx_packets"] - before["rx_packets"]
+        delivered = seen1 - seen0
+        dropped = after["flood_dropped"] - before["flood_dropped"]
+        print(f"\nflooder sent {offered / (t1 - t0):.0f} frames/s to an unknown MAC; the other "
+              f"port got {delivered / (t1 - t0):.0f}/s (budget {budget}/s), {dropped} dropped")
+        assert offered > 10 * budget * (t1 - t0), "the flood was too slow to prove anything"
+        assert delivered <= budget * (t1 - t0 + 0.2) + budget / 10 + 20
+        assert delivered >= budget * (t1 - t0) * 0.8, "the budget itself must get through"
+        assert dropped >= offered - delivered - 20
