@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "egress.h"
+#include "frame_l2.h"
 #include "log.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"
@@ -17,23 +18,6 @@ namespace vo {
 namespace {
 
 constexpr uint16_t kMaxBurst = 64;
-
-// The 802.1Q VID a frame is switched in (0 when untagged) and the ether type
-// behind its tag. The caller has checked that the Ethernet header is there.
-struct FrameL2 {
-  uint16_t vlan;
-  uint16_t ether_type;
-};
-
-FrameL2 frame_l2(const rte_mbuf* m) {
-  FrameL2 f{0, header_at<EthHdr>(m, 0)->ether_type.get()};
-  if (f.ether_type == kEtherTypeVlan && m->data_len >= sizeof(EthHdr) + sizeof(VlanTag)) {
-    const auto* tag = header_at<VlanTag>(m, sizeof(EthHdr));
-    f.vlan = tag->vid();
-    f.ether_type = tag->ether_type.get();
-  }
-  return f;
-}
 
 }  // namespace
 
@@ -149,7 +133,8 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
       rte_pktmbuf_free(m);
       continue;
     }
-    if (Reason r = ps.security.check(m); r != Reason::Ok) {
+    FrameL2 l2 = frame_l2(m);
+    if (Reason r = ps.security.check(m, l2); r != Reason::Ok) {
       ps.port->stats.rx_invalid.add(r);
       VO_LOG_RL(WARNING, "port %s: dropped a frame: %s (port security)", ps.port->name().c_str(),
                 std::string(describe(r)).c_str());
@@ -157,10 +142,10 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
       continue;
     }
     const auto* eth = header_at<EthHdr>(m, 0);
-    uint16_t vlan = frame_l2(m).vlan;
+    uint16_t vlan = l2.vlan;
     // A secured port's MAC is its own: no other port's frame moves it.
     Learned l = macs_.learn(eth->src.b, vlan, in, now, ps.security.enabled());
-    if (l >= Learned::RefusedFull) ps.port->stats.mac_refused++;
+    if (refused(l)) ps.port->stats.mac_refused++;
     uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
     if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
       to_gro[ng++] = m;

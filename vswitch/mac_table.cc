@@ -28,12 +28,11 @@ void MacTable::erase(std::unordered_map<uint64_t, Entry>::iterator it) {
   entries_.erase(it);
 }
 
-Learned MacTable::refuse(Learned why, uint16_t port) {
+// Counted for the switch here; per port by the caller, from the result.
+Learned MacTable::refuse(Learned why) {
   (why == Learned::RefusedFull       ? counters_.refused_full
    : why == Learned::RefusedPortFull ? counters_.refused_port_full
                                      : counters_.refused_pinned)++;
-  if (port >= refused_.size()) refused_.resize(port + 1u, 0);
-  refused_[port]++;
   return why;
 }
 
@@ -46,9 +45,9 @@ Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint
     it->second.pinned = pin;
     return Learned::Known;
   }
-  if (it != entries_.end() && it->second.pinned) return refuse(Learned::RefusedPinned, port);
+  if (it != entries_.end() && it->second.pinned) return refuse(Learned::RefusedPinned);
   uint32_t& mine = count_of(port);
-  if (mine >= limits_.per_port) return refuse(Learned::RefusedPortFull, port);
+  if (mine >= limits_.per_port) return refuse(Learned::RefusedPortFull);
   if (it != entries_.end()) {  // moves within the table: no room needed
     count_of(it->second.port)--;
     mine++;
@@ -56,7 +55,7 @@ Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint
     counters_.moved++;
     return Learned::Moved;
   }
-  if (entries_.size() >= limits_.entries) return refuse(Learned::RefusedFull, port);
+  if (entries_.size() >= limits_.entries) return refuse(Learned::RefusedFull);
   entries_.emplace(key(mac, vlan), Entry{port, pin, now});
   mine++;
   counters_.learned++;

@@ -31,6 +31,10 @@ enum class Learned : uint8_t {
   RefusedPinned,   // the address is pinned to another port (port security)
 };
 
+[[nodiscard]] constexpr bool refused(Learned l) {
+  return l == Learned::RefusedFull || l == Learned::RefusedPortFull || l == Learned::RefusedPinned;
+}
+
 struct MacCounters {
   uint64_t learned = 0, moved = 0, aged = 0, refused_full = 0, refused_port_full = 0,
            refused_pinned = 0;
@@ -57,10 +61,6 @@ class MacTable {
     return port < per_port_.size() ? per_port_[port] : 0;
   }
   [[nodiscard]] const MacCounters& counters() const { return counters_; }
-  // Refused learns of addresses sent by `port` (its own share full, or the table).
-  [[nodiscard]] uint64_t port_refused(uint16_t port) const {
-    return port < refused_.size() ? refused_[port] : 0;
-  }
 
  private:
   struct Entry {
@@ -71,13 +71,12 @@ class MacTable {
   static uint64_t key(const uint8_t mac[6], uint16_t vlan);
   uint32_t& count_of(uint16_t port);
   void erase(std::unordered_map<uint64_t, Entry>::iterator it);
-  Learned refuse(Learned why, uint16_t port);
+  Learned refuse(Learned why);
 
   uint64_t max_age_tsc_;
   MacLimits limits_;
   std::unordered_map<uint64_t, Entry> entries_;
   std::vector<uint32_t> per_port_;  // entries pointing at each port
-  std::vector<uint64_t> refused_;   // refused learns, by sending port
   size_t sweep_bucket_ = 0;
   MacCounters counters_;
 };

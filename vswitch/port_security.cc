@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <rte_mbuf.h>
 
+#include "offload/parse.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -14,8 +16,7 @@ namespace {
 // frame is too short for it (such a frame cannot claim anything).
 template <typename T>
 const T* at(const rte_mbuf* m, uint32_t off) {
-  if (off + sizeof(T) > m->data_len) return nullptr;
-  return rte_pktmbuf_mtod_offset(m, const T*, off);
+  return off + sizeof(T) <= m->data_len ? header_at<T>(m, off) : nullptr;
 }
 
 bool is_link_local(const Ipv6Addr& a) { return a.b[0] == 0xfe && (a.b[1] & 0xc0) == 0x80; }
@@ -82,25 +83,17 @@ bool PortSecurity::ipv6_ok(const Ipv6Addr& a) const {
          std::find(cfg_.ipv6.begin(), cfg_.ipv6.end(), a) != cfg_.ipv6.end();
 }
 
-Reason PortSecurity::check(const rte_mbuf* m) {
+Reason PortSecurity::check(const rte_mbuf* m, const FrameL2& l2) {
   if (!cfg_.enabled) return Reason::Ok;
-  const auto* eth = at<EthHdr>(m, 0);
-  if (eth == nullptr) return Reason::TruncatedEthernet;
+  const auto* eth = header_at<EthHdr>(m, 0);  // there: frame_l2 needed it
   if (eth->src.b[0] & 1) return Reason::SpoofedMac;  // a group address is no sender
   if (!mac_) mac_ = eth->src;  // announced: the first frame after the port came up
   if (!(eth->src == *mac_)) return Reason::SpoofedMac;
-  uint32_t off = sizeof(EthHdr);
-  uint16_t type = eth->ether_type.get();
-  if (type == kEtherTypeVlan) {
-    const auto* tag = at<VlanTag>(m, off);
-    if (tag == nullptr) return Reason::TruncatedVlan;
-    type = tag->ether_type.get();
-    off += sizeof(VlanTag);
-  }
-  switch (type) {
-    case kEtherTypeArp: return check_arp(m, off);
-    case kEtherTypeIpv4: return check_ipv4(m, off);
-    case kEtherTypeIpv6: return check_ipv6(m, off);
+  if (l2.tag_truncated()) return Reason::TruncatedVlan;
+  switch (l2.ether_type) {
+    case kEtherTypeArp: return check_arp(m, l2.l3_off);
+    case kEtherTypeIpv4: return check_ipv4(m, l2.l3_off);
+    case kEtherTypeIpv6: return check_ipv6(m, l2.l3_off);
     default: return Reason::Ok;
   }
 }

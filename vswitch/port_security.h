@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "offload/headers.h"
+#include "frame_l2.h"
 #include "offload/reason.h"
 
 struct rte_mbuf;
@@ -40,8 +41,9 @@ class PortSecurity {
  public:
   PortSecurity() = default;
   explicit PortSecurity(PortSecurityConfig c) : cfg_(std::move(c)), mac_(cfg_.mac) {}
-  // Reason::Ok, SpoofedMac or SpoofedIp for a frame the port received.
-  [[nodiscard]] Reason check(const rte_mbuf* m);
+  // Reason::Ok, SpoofedMac or SpoofedIp for a frame the port received,
+  // whose Ethernet layer `l2` the caller has read (frame_l2).
+  [[nodiscard]] Reason check(const rte_mbuf* m, const FrameL2& l2);
   // The port went down: a MAC it announced is forgotten.
   void reset() { mac_ = cfg_.mac; }
   [[nodiscard]] bool enabled() const { return cfg_.enabled; }

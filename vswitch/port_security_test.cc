@@ -96,7 +96,7 @@ class PortSecurityTest : public ::testing::Test {
  protected:
   Reason run(PortSecurity& s, const Bytes& frame) {
     rte_mbuf* m = testing::make_mbuf(pool_, frame);
-    Reason r = s.check(m);
+    Reason r = s.check(m, frame_l2(m));
     rte_pktmbuf_free(m);
     return r;
   }
