@@ -86,7 +86,7 @@ void make_template(Flow& f) {
   const Layout& l = f.layout;
   const uint32_t compared = (l.header_len() + 15u) & ~15u;
   t.bytes_compared = 0;
-  if (l.tunnel || f.key.has_vlan == 2 || compared > HeaderTemplate::kMaxBytes ||
+  if (l.tunnel || compared > HeaderTemplate::kMaxBytes ||
       f.head->data_len < compared)
     return;
   std::memset(t.mask, 0, sizeof(t.mask));

@@ -55,8 +55,11 @@ inline bool matches(const HeaderTemplate& t, const uint8_t* p) {
 // path decides).
 inline uint32_t fast_append(Flow& f, rte_mbuf* m) {
   const HeaderTemplate& t = f.tmpl;
-  if (t.bytes_compared == 0 || m->nb_segs != 1 || m->data_len < t.bytes_compared ||
-      (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED))
+  if (t.bytes_compared == 0 || m->nb_segs != 1 || m->data_len < t.bytes_compared) return 0;
+  // A stripped tag is not in the bytes the template compares: the VLAN
+  // (the switch carries every frame untagged) must equal the flow's.
+  const bool stripped = m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED;
+  if (stripped != (f.key.has_vlan == 2) || (stripped && (m->vlan_tci & 0x0fff) != f.key.vlan))
     return 0;
   const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
   const Layout& l = f.layout;
