@@ -8,6 +8,9 @@ MacTable::MacTable(uint64_t tsc_hz, uint32_t max_age_s, MacLimits limits)
     : max_age_tsc_(tsc_hz * max_age_s), limits_(limits) {
   if (limits_.per_port == 0 || limits_.per_port > limits_.entries)
     limits_.per_port = limits_.entries;
+  if (limits_.per_vlan == 0 || limits_.per_vlan > limits_.entries)
+    limits_.per_vlan = limits_.entries;
+  per_vlan_.assign(4096, 0);
   // Reserved once, so that the table never rehashes on a packet's path.
   entries_.reserve(limits_.entries);
 }
@@ -25,6 +28,7 @@ uint32_t& MacTable::count_of(uint16_t port) {
 
 void MacTable::erase(std::unordered_map<uint64_t, Entry>::iterator it) {
   count_of(it->second.port)--;
+  per_vlan_[it->second.vlan]--;
   entries_.erase(it);
 }
 
@@ -32,6 +36,7 @@ void MacTable::erase(std::unordered_map<uint64_t, Entry>::iterator it) {
 Learned MacTable::refuse(Learned why) {
   (why == Learned::RefusedFull       ? counters_.refused_full
    : why == Learned::RefusedPortFull ? counters_.refused_port_full
+   : why == Learned::RefusedVlanFull ? counters_.refused_vlan_full
                                      : counters_.refused_pinned)++;
   return why;
 }
@@ -51,13 +56,16 @@ Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint
   if (it != entries_.end()) {  // moves within the table: no room needed
     count_of(it->second.port)--;
     mine++;
-    it->second = {port, pin, now};
+    it->second = {port, it->second.vlan, pin, now};
     counters_.moved++;
     return Learned::Moved;
   }
   if (entries_.size() >= limits_.entries) return refuse(Learned::RefusedFull);
-  entries_.emplace(key(mac, vlan), Entry{port, pin, now});
+  vlan &= 0x0fff;
+  if (per_vlan_[vlan] >= limits_.per_vlan) return refuse(Learned::RefusedVlanFull);
+  entries_.emplace(key(mac, vlan), Entry{port, vlan, pin, now});
   mine++;
+  per_vlan_[vlan]++;
   counters_.learned++;
   return Learned::New;
 }
@@ -90,8 +98,10 @@ void MacTable::age(uint64_t now, size_t buckets) {
 }
 
 void MacTable::forget_port(uint16_t port) {
-  for (auto e = entries_.begin(); e != entries_.end();)
+  for (auto e = entries_.begin(); e != entries_.end();) {
+    if (e->second.port == port) per_vlan_[e->second.vlan]--;
     e = e->second.port == port ? entries_.erase(e) : std::next(e);
+  }
   count_of(port) = 0;
 }
 

@@ -18,6 +18,7 @@ namespace vo {
 struct MacLimits {
   size_t entries = 8192;   // the whole table
   size_t per_port = 1024;  // addresses one port may hold (0: up to the whole table)
+  size_t per_vlan = 0;     // addresses one VLAN may hold (0: up to the whole table)
 };
 
 // What learning did with a source address; the table counts every outcome
@@ -28,16 +29,18 @@ enum class Learned : uint8_t {
   Moved,           // seen on another port before: the host moved
   RefusedFull,     // the table has no room left
   RefusedPortFull, // the port holds its share already
+  RefusedVlanFull, // the VLAN holds its share already
   RefusedPinned,   // the address is pinned to another port (port security)
 };
 
 [[nodiscard]] constexpr bool refused(Learned l) {
-  return l == Learned::RefusedFull || l == Learned::RefusedPortFull || l == Learned::RefusedPinned;
+  return l == Learned::RefusedFull || l == Learned::RefusedPortFull ||
+         l == Learned::RefusedVlanFull || l == Learned::RefusedPinned;
 }
 
 struct MacCounters {
   uint64_t learned = 0, moved = 0, aged = 0, refused_full = 0, refused_port_full = 0,
-           refused_pinned = 0;
+           refused_vlan_full = 0, refused_pinned = 0;
 };
 
 class MacTable {
@@ -60,11 +63,13 @@ class MacTable {
   [[nodiscard]] size_t port_entries(uint16_t port) const {
     return port < per_port_.size() ? per_port_[port] : 0;
   }
+  [[nodiscard]] size_t vlan_entries(uint16_t vlan) const { return per_vlan_[vlan & 0x0fff]; }
   [[nodiscard]] const MacCounters& counters() const { return counters_; }
 
  private:
   struct Entry {
     uint16_t port;
+    uint16_t vlan;
     bool pinned;
     uint64_t seen;
   };
@@ -77,6 +82,7 @@ class MacTable {
   MacLimits limits_;
   std::unordered_map<uint64_t, Entry> entries_;
   std::vector<uint32_t> per_port_;  // entries pointing at each port
+  std::vector<uint32_t> per_vlan_;  // entries of each VLAN, 4096 of them
   size_t sweep_bucket_ = 0;
   MacCounters counters_;
 };

@@ -88,6 +88,29 @@ TEST(MacTable, APortHoldsNoMoreThanItsShare) {
   EXPECT_EQ(t.lookup(kA, 0, 22), 2);
 }
 
+// One VLAN (a tenant) cannot take more than its share of the table either;
+// the others keep learning, and the share frees up as its entries go.
+TEST(MacTable, AVlanHoldsNoMoreThanItsShare) {
+  MacTable t(kHz, 300, {.entries = 100, .per_port = 0, .per_vlan = 3});
+  uint8_t mac[6] = {0x02, 0, 0, 0, 2, 0};
+  for (uint8_t i = 0; i < 5; ++i) {
+    mac[5] = i;
+    t.learn(mac, 10, uint16_t(1 + i % 2), i);  // two ports, one VLAN
+  }
+  EXPECT_EQ(t.vlan_entries(10), 3u);
+  EXPECT_EQ(t.counters().refused_vlan_full, 2u);
+  EXPECT_EQ(t.learn(kA, 20, 1, 10), Learned::New);  // another VLAN still learns
+  EXPECT_EQ(t.learn(kA, 10, 1, 11), Learned::RefusedVlanFull);
+  EXPECT_EQ(t.lookup(kA, 10, 12), MacTable::kNone);
+  t.forget_port(1);  // two of VLAN 10's three, and VLAN 20's one
+  EXPECT_EQ(t.vlan_entries(10), 1u);
+  EXPECT_EQ(t.vlan_entries(20), 0u);
+  EXPECT_EQ(t.learn(kA, 10, 1, 13), Learned::New);
+  // A move between ports stays within the VLAN's count.
+  EXPECT_EQ(t.learn(kA, 10, 2, 14), Learned::Moved);
+  EXPECT_EQ(t.vlan_entries(10), 2u);
+}
+
 // Port security pins a port's MAC: no other port's frame moves it, and it
 // stays while the port is up, however long it is quiet.
 TEST(MacTable, APinnedAddressNeitherMovesNorAges) {
