@@ -385,7 +385,7 @@ const std::vector<Row>& rows() {
 
 // Reasons gso_segment() never returns, each with why. A reason missing both
 // here and from the table fails MalformedTable.EveryReasonHasARow.
-constexpr std::array<Reason, 7> kNoRowNeeded = {
+constexpr std::array<Reason, 8> kNoRowNeeded = {
     Reason::Ok,             // success, not a refusal
     Reason::DeviceRefused,  // a NIC port's rte_eth_tx_prepare() verdict (vswitch/nic_port.cc)
     Reason::MssTooSmall,    // ingress policy, mark_tso_from_peer(): vswitch/virtio_net_hdr_test.cc
@@ -393,6 +393,7 @@ constexpr std::array<Reason, 7> kNoRowNeeded = {
     Reason::TsoNotNegotiated,   // likewise
     Reason::SpoofedMac,  // port security at ingress, vswitch/port_security_test.cc
     Reason::SpoofedIp,   // likewise
+    Reason::VlanNotCarried,  // a port's VLAN settings, vswitch/port_vlan_test.cc, test_vlan.py
 };
 
 // ---------------------------------------------------------------------------

@@ -44,7 +44,8 @@ namespace vo {
   X(NoMemory, "mbuf pool empty")                                             \
   X(DeviceRefused, "the device refused the packet (rte_eth_tx_prepare)")     \
   X(SpoofedMac, "a source MAC (Ethernet, ARP or ND) this port may not use")   \
-  X(SpoofedIp, "a source IP address (IP, ARP or ND) this port may not use")
+  X(SpoofedIp, "a source IP address (IP, ARP or ND) this port may not use")  \
+  X(VlanNotCarried, "a VLAN this port does not carry (or a tag on an access port)")
 
 enum class Reason : uint8_t {
 #define VO_REASON_ENUM(name, text) name,

@@ -83,6 +83,23 @@ bool security_option(PortSpec& p, const std::string& opt, const char* v, std::st
   return ok;
 }
 
+// --tag, --trunks, --native-vlan: of any port; checked together once the
+// command line is read.
+bool vlan_option(PortSpec& p, const std::string& opt, const char* v, std::string& error) {
+  if (opt == "--trunks") {
+    if (parse_vlan_list(v, p.vlan.trunks, error)) return true;
+    error = "--trunks: " + error;
+    return false;
+  }
+  std::vector<uint16_t> one;
+  if (!parse_vlan_list(v, one, error) || one.size() != 1) {
+    error = opt + " takes one VLAN ID (1 to 4094), not '" + v + "'";
+    return false;
+  }
+  (opt == "--tag" ? p.vlan.tag : p.vlan.native) = one[0];
+  return true;
+}
+
 // Port security is on for guest ports unless switched off, and for others
 // when asked for or given addresses to hold them to.
 void settle_security(PortSpec& p) {
@@ -176,6 +193,17 @@ Options for the port named just before them:
                           one it sends from each time it comes up)
   --allowed-ips LIST      source IPv4/IPv6 addresses the port may use, comma-
                           separated (0.0.0.0, :: and link-local always allowed)
+  --tag VLAN              access port: its frames are untagged on the wire and belong
+                          to VLAN (1..4094); tagged frames from it are dropped
+  --trunks LIST           trunk port: carries the VLANs in LIST (e.g. 10,20,100-199)
+                          tagged; untagged frames are dropped unless --native-vlan.
+                          A port with neither --tag nor --trunks carries every VLAN,
+                          tagged, and its untagged frames share one untagged domain
+  --native-vlan VLAN      trunk port: its untagged frames belong to VLAN, and
+                          frames of VLAN leave it untagged
+                          (learning, lookups and flooding are per VLAN; a frame
+                          from a VLAN a port does not carry counts in
+                          rx_drop_VlanNotCarried)
   --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
   --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
                           have been created multi_queue), default 1
@@ -191,6 +219,8 @@ Datapath:
                           0 = the whole table): a port that sends from more is
                           not learned for them (its frames to them are flooded)
                           and counted in mac_refused
+  --mac-per-vlan N        MAC addresses one VLAN may hold at most (default 0 = the
+                          whole table): one tenant cannot fill the table for others
   --tx-hold-us N          how long packets wait for a full port (a guest not draining
                           its ring) before they are dropped (default 2000)
   --flood-pps N           frames one port may have flooded (broadcast, multicast,
@@ -259,6 +289,9 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     } else if (a == "--port-security" || a == "--mac" || a == "--allowed-ips") {
       PortSpec* p = need_port(a.c_str());
       if (!p || !security_option(*p, a, v, error)) return std::nullopt;
+    } else if (a == "--tag" || a == "--trunks" || a == "--native-vlan") {
+      PortSpec* p = need_port(a.c_str());
+      if (!p || !vlan_option(*p, a, v, error)) return std::nullopt;
     } else if (a == "--socket-owner" || a == "--socket-group" || a == "--socket-mode") {
       if (!socket_option(c, a, v, error)) return std::nullopt;
     } else if (a == "--notify" || a == "--notify-gap-us") {
@@ -279,6 +312,9 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     } else if (a == "--idle-sleep-max-us") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.idle_sleep_max_us = n;
+    } else if (a == "--mac-per-vlan") {
+      if (!want_number(a)) return std::nullopt;
+      c.datapath.mac_limits.per_vlan = n;
     } else if (a == "--mac-table-size" || a == "--mac-per-port") {
       if (!want_number(a)) return std::nullopt;
       if (a == "--mac-table-size" && (n < 1 || n > (1u << 20))) {
@@ -304,7 +340,13 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     error = "no ports: add at least one --vhost, --vhost-client, --nic or --tap (see --help)";
     return std::nullopt;
   }
-  for (PortSpec& p : c.ports) settle_security(p);
+  for (PortSpec& p : c.ports) {
+    settle_security(p);
+    if (!check_vlan_config(p.vlan, error)) {
+      error = "port " + p.target + ": " + error;
+      return std::nullopt;
+    }
+  }
   return c;
 }
 

@@ -32,6 +32,7 @@ struct PortSpec {
   // once parse() returns (on by default for guest ports).
   PortSecurityConfig security;
   std::optional<bool> security_asked;
+  PortVlanConfig vlan;  // --tag, --trunks, --native-vlan
 };
 
 struct Config {

@@ -145,6 +145,28 @@ TEST(Cli, PortSecurityOnForGuestsByDefault) {
   expect_refused(rows);
 }
 
+TEST(Cli, VlansPerPort) {
+  std::string err;
+  auto c = run({"--vhost", "/tmp/a.sock", "--tag", "10", "--tap", "vo-k0", "--trunks", "10,20-22",
+                "--native-vlan", "5", "--nic", "net_null0", "--mac-per-vlan", "512"},
+               err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->ports[0].vlan.tag, 10);
+  EXPECT_EQ(c->ports[1].vlan.trunks, (std::vector<uint16_t>{10, 20, 21, 22}));
+  EXPECT_EQ(c->ports[1].vlan.native, 5);
+  EXPECT_TRUE(c->ports[2].vlan.is_default()) << "every VLAN, as the switch did before VLANs";
+  EXPECT_EQ(c->datapath.mac_limits.per_vlan, 512u);
+  const BadLine rows[] = {
+      {{"--vhost", "/tmp/a.sock", "--tag", "4095"}, "--tag takes one VLAN ID (1 to 4094)"},
+      {{"--vhost", "/tmp/a.sock", "--tag", "10,20"}, "--tag takes one VLAN ID"},
+      {{"--vhost", "/tmp/a.sock", "--trunks", "10-x"}, "--trunks: x is not a VLAN ID"},
+      {{"--vhost", "/tmp/a.sock", "--tag", "10", "--trunks", "20"}, "port /tmp/a.sock: a port is either"},
+      {{"--vhost", "/tmp/a.sock", "--native-vlan", "10"}, "--native-vlan needs --trunks"},
+      {{"--tag", "10", "--vhost", "/tmp/a.sock"}, "must follow the --vhost"},
+  };
+  expect_refused(rows);
+}
+
 TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
@@ -152,7 +174,8 @@ TEST(Cli, HelpDocumentsEveryOption) {
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
                           "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
-                          "--port-security", "--mac ", "--allowed-ips", "--flood-pps"})
+                          "--port-security", "--mac ", "--allowed-ips", "--flood-pps",
+                          "--tag", "--trunks", "--native-vlan", "--mac-per-vlan"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

@@ -159,10 +159,12 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
       if (port) port->set_gro_enabled(s.gro);
     }
     if (!port) return false;
-    dp->add_port(port.get(), s.security);
+    dp->add_port(port.get(), vo::PortPolicy{s.security, s.vlan});
     if (s.security.enabled)
       VO_LOG(INFO, "port %s: port security: %s", port->name().c_str(),
              vo::describe(s.security).c_str());
+    if (!s.vlan.is_default())
+      VO_LOG(INFO, "port %s: VLANs: %s", port->name().c_str(), vo::describe(s.vlan).c_str());
     sw.ports.push_back(std::move(port));
   }
   vo::register_telemetry(dp, sw.pool, sw.indirect);

@@ -8,16 +8,24 @@
 #include <thread>
 
 #include "egress.h"
-#include "frame_l2.h"
 #include "log.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"
 #include "offload/parse.h"
+#include "offload/vlan.h"
 
 namespace vo {
 namespace {
 
 constexpr uint16_t kMaxBurst = 64;
+
+// The frame as it leaves a port: tagged with the VLAN it was switched in (on
+// a trunk) or not, and without the switch's own record of it.
+Reason tag_for_egress(rte_mbuf* m, bool tagged, uint16_t tci) {
+  m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+  m->vlan_tci = 0;
+  return tagged ? vlan_push(m, tci) : Reason::Ok;
+}
 
 }  // namespace
 
@@ -38,10 +46,11 @@ Datapath::~Datapath() {
   }
 }
 
-void Datapath::add_port(Port* p, const PortSecurityConfig& security) {
+void Datapath::add_port(Port* p, const PortPolicy& policy) {
   auto ps = std::make_unique<PortState>();
   ps->port = p;
-  ps->security = PortSecurity(security);
+  ps->security = PortSecurity(policy.security);
+  ps->vlan = PortVlan(policy.vlan);
   ps->flood = FloodBudget(cfg_.flood_pps, tsc_hz_);
   GroConfig gc;
   gc.max_flows = cfg_.gro_max_flows;
@@ -122,6 +131,27 @@ uint16_t Datapath::poll(uint16_t in, uint64_t now) {
   return n;
 }
 
+// The port's VLAN settings and port security decide whether a frame enters
+// the switch; one that does travels untagged, its VLAN in vlan_tci.
+Reason Datapath::admit(PortState& ps, rte_mbuf* m, FrameL2& l2) const {
+  if (l2.truncated_tag) return Reason::TruncatedVlan;
+  int vlan = ps.vlan.ingress(l2.tagged, l2.vlan);
+  if (vlan == PortVlan::kRefused) return Reason::VlanNotCarried;
+  uint16_t tci = 0;
+  if (l2.tagged) {
+    if (Reason r = vlan_pop(m, tci); r != Reason::Ok) return r;
+    l2.l3_off = sizeof(EthHdr);
+    l2.tagged = false;
+  }
+  l2.vlan = uint16_t(vlan);
+  m->vlan_tci = uint16_t((tci & 0xf000) | vlan);  // the priority bits stay with the frame
+  if (vlan)
+    m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+  else
+    m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+  return ps.security.check(m, l2);
+}
+
 void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
   rte_mbuf* to_gro[kMaxBurst];
   uint16_t ng = 0;
@@ -134,20 +164,20 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
       continue;
     }
     FrameL2 l2 = frame_l2(m);
-    if (Reason r = ps.security.check(m, l2); r != Reason::Ok) {
+    if (Reason r = admit(ps, m, l2); r != Reason::Ok) {
       ps.port->stats.rx_invalid.add(r);
-      VO_LOG_RL(WARNING, "port %s: dropped a frame: %s (port security)", ps.port->name().c_str(),
+      VO_LOG_RL(WARNING, "port %s: dropped a frame: %s", ps.port->name().c_str(),
                 std::string(describe(r)).c_str());
       rte_pktmbuf_free(m);
       continue;
     }
     const auto* eth = header_at<EthHdr>(m, 0);
-    uint16_t vlan = l2.vlan;
     // A secured port's MAC is its own: no other port's frame moves it.
-    Learned l = macs_.learn(eth->src.b, vlan, in, now, ps.security.enabled());
+    Learned l = macs_.learn(eth->src.b, l2.vlan, in, now, ps.security.enabled());
     if (refused(l)) ps.port->stats.mac_refused++;
-    uint16_t out = macs_.lookup(eth->dst.b, vlan, now);
-    if (ps.port->gro_enabled() && out != MacTable::kNone && out != in && merge_toward(out, m))
+    uint16_t out = macs_.lookup(eth->dst.b, l2.vlan, now);
+    if (ps.port->gro_enabled() && out != MacTable::kNone && out != in &&
+        merge_toward(out, l2.ether_type))
       to_gro[ng++] = m;
     else
       deliver(in, out, m, now);
@@ -160,11 +190,10 @@ void Datapath::forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
 // large segments and frames too big to merge included: the table passes those
 // on in their place, where sending them past it would overtake the segments of
 // their flow it holds (and the receiver would see them out of order).
-bool Datapath::merge_toward(uint16_t out, const rte_mbuf* m) const {
+bool Datapath::merge_toward(uint16_t out, uint16_t type) const {
   const Port* p = ports_[out]->port;
   if (!p->ready()) return false;
   TxCaps caps = p->tx_caps();
-  uint16_t type = frame_l2(m).ether_type;
   return type == kEtherTypeIpv4 ? caps.tso4 : type == kEtherTypeIpv6 && caps.tso6;
 }
 
@@ -186,7 +215,7 @@ void Datapath::run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
 
 void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {
   const auto* eth = header_at<EthHdr>(m, 0);
-  deliver(in, macs_.lookup(eth->dst.b, frame_l2(m).vlan, now), m, now);
+  deliver(in, macs_.lookup(eth->dst.b, switched_vlan(m), now), m, now);
 }
 
 void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
@@ -198,8 +227,9 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
     send(out, m);
     return;
   }
-  // Unknown unicast, broadcast, multicast: every other port that is up gets
-  // a copy, within the budget of the port it came from.
+  // Unknown unicast, broadcast, multicast: every other port that is up and
+  // carries the frame's VLAN gets a copy, within the budget of the port it
+  // came from.
   PortState& src = *ports_[in];
   if (!src.flood.take(now)) {
     src.port->stats.flood_dropped++;
@@ -207,8 +237,11 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
     return;
   }
   uint16_t last = MacTable::kNone;
+  const uint16_t vlan = switched_vlan(m);
   for (uint16_t q = 0; q < ports_.size(); ++q) {
-    if (q == in || !ports_[q]->port->ready()) continue;
+    if (q == in || !ports_[q]->port->ready() ||
+        ports_[q]->vlan.egress(vlan) == PortVlan::Egress::Drop)
+      continue;
     if (last != MacTable::kNone) {
       rte_mbuf* c = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
       if (c != nullptr)
@@ -227,6 +260,13 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
 void Datapath::send(uint16_t out, rte_mbuf* m) {
   PortState& ps = *ports_[out];
   Port& port = *ps.port;
+  const uint16_t tci = m->vlan_tci;
+  const PortVlan::Egress tagging = ps.vlan.egress(switched_vlan(m));
+  if (tagging == PortVlan::Egress::Drop) {  // only a misconfiguration gets here
+    port.stats.tx_invalid.add(Reason::VlanNotCarried);
+    rte_pktmbuf_free(m);
+    return;
+  }
   // Capabilities are read only once the port is up (ready's acquire pairs
   // with the release that published them).
   bool large = is_large_segment(m);
@@ -240,7 +280,9 @@ void Datapath::send(uint16_t out, rte_mbuf* m) {
   rte_mbuf* segs[kMaxEgressSegments];
   uint16_t k = prepare_egress(gso_, port.tx_caps(), port.stats, m, segs);
   for (uint16_t i = 0; i < k; ++i) {
-    if (Reason r = port.tx_prepare(segs[i]); r != Reason::Ok) {
+    Reason r = tag_for_egress(segs[i], tagging == PortVlan::Egress::Tagged, tci);
+    if (r == Reason::Ok) r = port.tx_prepare(segs[i]);
+    if (r != Reason::Ok) {
       port.stats.tx_invalid.add(r);
       rte_pktmbuf_free(segs[i]);
       continue;

@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "flood_budget.h"
+#include "frame_l2.h"
 #include "mac_table.h"
 #include "offload/gro.h"
 #include "offload/gso.h"
 #include "port_security.h"
+#include "port_vlan.h"
 #include "port.h"
 
 struct rte_mempool;
@@ -34,12 +36,18 @@ struct DatapathConfig {
   uint32_t flood_pps = 20000;
 };
 
+// What the switch core holds a port to, beside what the port checks itself.
+struct PortPolicy {
+  PortSecurityConfig security;
+  PortVlanConfig vlan;
+};
+
 class Datapath {
  public:
   Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool* pool);
   ~Datapath();
   // Ports are added before run(); they are never removed while it runs.
-  void add_port(Port* p, const PortSecurityConfig& security = {});
+  void add_port(Port* p, const PortPolicy& policy = {});
   // The loop; returns when stop() is called. Call on the datapath lcore.
   void run();
   void stop() { stop_.store(true); }
@@ -63,6 +71,7 @@ class Datapath {
     Port* port;
     std::unique_ptr<GroTable> gro;
     PortSecurity security;
+    PortVlan vlan;
     FloodBudget flood;
     TxEntry tx[kTxBufferSize];
     uint16_t tx_count = 0;
@@ -73,10 +82,11 @@ class Datapath {
   uint16_t poll(uint16_t in, uint64_t now);
   void went_down(uint16_t idx);
   void forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
+  [[nodiscard]] Reason admit(PortState& ps, rte_mbuf* m, FrameL2& l2) const;
   void run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
   void deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now);
   void deliver_from(uint16_t in, rte_mbuf* m, uint64_t now);
-  bool merge_toward(uint16_t out, const rte_mbuf* m) const;
+  bool merge_toward(uint16_t out, uint16_t ether_type) const;
   void send(uint16_t out, rte_mbuf* m);
   // Transmits what the port takes; the rest waits for the next call, up to tx_hold_us.
   void flush_tx(uint16_t out, uint64_t now);

@@ -89,7 +89,7 @@ Reason PortSecurity::check(const rte_mbuf* m, const FrameL2& l2) {
   if (eth->src.b[0] & 1) return Reason::SpoofedMac;  // a group address is no sender
   if (!mac_) mac_ = eth->src;  // announced: the first frame after the port came up
   if (!(eth->src == *mac_)) return Reason::SpoofedMac;
-  if (l2.tag_truncated()) return Reason::TruncatedVlan;
+  if (l2.truncated_tag) return Reason::TruncatedVlan;
   switch (l2.ether_type) {
     case kEtherTypeArp: return check_arp(m, l2.l3_off);
     case kEtherTypeIpv4: return check_ipv4(m, l2.l3_off);

@@ -90,6 +90,7 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add_u64(d, "mac_aged", m.aged);
   add_u64(d, "mac_refused_table_full", m.refused_full);
   add_u64(d, "mac_refused_port_full", m.refused_port_full);
+  add_u64(d, "mac_refused_vlan_full", m.refused_vlan_full);
   add_u64(d, "mac_refused_pinned", m.refused_pinned);
   return 0;
 }

@@ -275,6 +275,21 @@ class KernelHost(Netns):
         return out
 
 
+class Capture(Process):
+    """dumpcap on an interface of a namespace, to a pcap, until stop(); count(filter)
+    then reads it back with a tshark display filter."""
+
+    def __init__(self, workdir, host, iface):
+        self.pcap = os.path.join(workdir, f"{unique('cap')}-{iface}.pcap")
+        super().__init__(["dumpcap", "-q", "-i", iface, "-s", "128", "-w", self.pcap],
+                         self.pcap + ".log", netns=host.name)
+        wait_for(f"dumpcap on {iface}", lambda: os.path.exists(self.pcap), 10)
+
+    def count(self, display_filter):
+        out = sh(f"tshark -r {self.pcap} -Y '{display_filter}' -T fields -e frame.number")
+        return len(out.splitlines())
+
+
 class Iperf3:
     """An iperf3 TCP test from `client` to `server` (Netns) for `seconds`, running in the
     background; result() waits for it and returns iperf3's JSON report."""
