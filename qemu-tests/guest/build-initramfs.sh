@@ -55,7 +55,8 @@ add_module() {
   cp "$f" "$root/lib/modules/"
   order+=("$m")
 }
-for m in virtio_pci virtio_net; do add_module "$m"; done
+# 8021q: guests on trunk ports with VLAN sub-interfaces.
+for m in virtio_pci virtio_net 8021q; do add_module "$m"; done
 echo "${order[*]}" > "$root/lib/modules/order"
 step "busybox, iperf3, ethtool and their libraries"
 cp "$out/extract/bin/busybox" "$root/bin/busybox"
