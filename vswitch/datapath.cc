@@ -21,7 +21,8 @@ constexpr uint16_t kMaxBurst = 64;
 
 // The frame as it leaves a port: tagged with the VLAN it was switched in (on
 // a trunk) or not, and without the switch's own record of it.
-Reason tag_for_egress(rte_mbuf* m, bool tagged, uint16_t tci) {
+Reason tag_for_egress(rte_mbuf* m, bool tagged) {
+  const uint16_t tci = m->vlan_tci;
   m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
   m->vlan_tci = 0;
   return tagged ? vlan_push(m, tci) : Reason::Ok;
@@ -260,15 +261,12 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
 void Datapath::send(uint16_t out, rte_mbuf* m) {
   PortState& ps = *ports_[out];
   Port& port = *ps.port;
-  const uint16_t tci = m->vlan_tci;
   const PortVlan::Egress tagging = ps.vlan.egress(switched_vlan(m));
   if (tagging == PortVlan::Egress::Drop) {  // only a misconfiguration gets here
     port.stats.tx_invalid.add(Reason::VlanNotCarried);
     rte_pktmbuf_free(m);
     return;
   }
-  // Capabilities are read only once the port is up (ready's acquire pairs
-  // with the release that published them).
   bool large = is_large_segment(m);
   uint16_t room_needed = large ? kMaxEgressSegments : 1;
   if (ps.tx_count + room_needed > kTxBufferSize) flush_tx(out, rte_get_tsc_cycles());
@@ -277,12 +275,19 @@ void Datapath::send(uint16_t out, rte_mbuf* m) {
     rte_pktmbuf_free(m);
     return;
   }
+  // Tagged before it is cut: segmentation copies the tag into every
+  // segment's headers, for one tag written per large segment.
+  if (Reason r = tag_for_egress(m, tagging == PortVlan::Egress::Tagged); r != Reason::Ok) {
+    port.stats.tx_invalid.add(r);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Capabilities are read only once the port is up (ready's acquire pairs
+  // with the release that published them).
   rte_mbuf* segs[kMaxEgressSegments];
   uint16_t k = prepare_egress(gso_, port.tx_caps(), port.stats, m, segs);
   for (uint16_t i = 0; i < k; ++i) {
-    Reason r = tag_for_egress(segs[i], tagging == PortVlan::Egress::Tagged, tci);
-    if (r == Reason::Ok) r = port.tx_prepare(segs[i]);
-    if (r != Reason::Ok) {
+    if (Reason r = port.tx_prepare(segs[i]); r != Reason::Ok) {
       port.stats.tx_invalid.add(r);
       rte_pktmbuf_free(segs[i]);
       continue;
