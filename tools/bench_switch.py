@@ -1,10 +1,19 @@
 """tools/bench switch: throughput of the running switch on one datapath lcore.
 
-  tools/bench switch [--json] [--repetitions N] [--seconds S] [--case REGEX] [--keep]
+  tools/bench switch [--json] [--repetitions N] [--seconds S] [--case REGEX]
+                     [--impl REGEX] [--keep]
 
-Each case is run through vhost-offload ("ours") and through dpdk-testpmd acting as
-the switch in the same topology ("testpmd"), N times each (default 3, alternating),
+Each case is run through vhost-offload and through dpdk-testpmd acting as the
+switch in the same topology ("testpmd"), N times each (default 3, alternating),
 and the medians are printed: a table, or with --json one JSON object per line.
+vhost-offload runs three ways, to show what tenant isolation costs:
+  ours-open   port security off, no VLANs;
+  ours        as configured by default: port security on the guest ports;
+  ours-vlan   port security on, and VLAN 10: the sending guest on an access
+              port, the receiving port a trunk, so every frame or segment out
+              is tagged; in the GRO case the NIC is the trunk and its stream
+              comes tagged (untagged, merged per VLAN, to the guest).
+The "vs open" column is each ours-* row's throughput over ours-open's.
 
 The switch (ours or testpmd) forwards on lcore 1; the traffic source and the sinks
 (testpmd with net_pcap, virtio-user and net_null, standing in for guests and NICs)
@@ -56,6 +65,21 @@ SINK_MAC = "02:00:00:00:0b:01"  # unknown to the switch: frames to it are floode
 # budget (--flood-pps) would be what these runs measure.
 OURS_EXTRA = ["--flood-pps", "0"]
 CASES = ("guest_tso_to_nic", "vm_to_vm", "nic_gro_to_guest")
+IMPLS = ("ours-open", "ours", "ours-vlan", "testpmd")
+
+
+def policy(impl, role):
+    """The per-port options of our switch for `impl` on a port of `role`:
+    "access" (the guest or NIC that sends, untagged) or "trunk" (the port
+    that sends out, tagging every frame; or, in the GRO case, the NIC whose
+    stream comes tagged)."""
+    if impl == "ours-open":
+        return ["--port-security", "off"]
+    if impl == "ours-vlan":
+        return ["--tag", "10"] if role == "access" else ["--trunks", "10"]
+    return []
+
+
 WARMUP = 1.0
 
 
@@ -180,9 +204,10 @@ def wait_sw_moving(sw, port, key="tx_packets", timeout=30):
 def guest_tso_to_nic(impl, work, files, seconds):
     sock = os.path.join(work, "vm.sock")
     with cleanup() as later:
-        if impl == "ours":
-            sw = Switch(work, ["--vhost", sock, "--name", "vm",
-                               "--nic", "net_null0,no-rx=1", "--name", "up"], OURS_EXTRA)
+        if impl.startswith("ours"):
+            sw = Switch(work, ["--vhost", sock, "--name", "vm"] + policy(impl, "access") +
+                        ["--nic", "net_null0,no-rx=1", "--name", "up"] + policy(impl, "trunk"),
+                        OURS_EXTRA)
             later(sw)
             later(guest_sender(work, sock, files["big"]))
             sw.wait_guest("vm")
@@ -216,8 +241,9 @@ def guest_tso_to_nic(impl, work, files, seconds):
 def vm_to_vm(impl, work, files, seconds):
     a, b = os.path.join(work, "a.sock"), os.path.join(work, "b.sock")
     with cleanup() as later:
-        if impl == "ours":
-            sw = Switch(work, ["--vhost", a, "--name", "a", "--vhost", b, "--name", "b"], OURS_EXTRA)
+        if impl.startswith("ours"):
+            sw = Switch(work, ["--vhost", a, "--name", "a"] + policy(impl, "access") +
+                        ["--vhost", b, "--name", "b"] + policy(impl, "trunk"), OURS_EXTRA)
             later(sw)
             later(guest_pair(work, a, b, files["big"]))
             sw.wait_guest("a")
@@ -252,14 +278,18 @@ def vm_to_vm(impl, work, files, seconds):
 
 def nic_gro_to_guest(impl, work, files, seconds):
     sock = os.path.join(work, "vm.sock")
-    pcap = f"net_pcap0,rx_pcap={files['mss']},infinite_rx=1"
+    # ours-vlan: the NIC's stream comes tagged (VLAN 10) on a trunk, GRO
+    # merges it with the tags taken out, and the guest is on an access port.
+    stream = files["mss-vlan" if impl == "ours-vlan" else "mss"]
+    pcap = f"net_pcap0,rx_pcap={stream},infinite_rx=1"
 
     def delivered(packets, nbytes):  # MSS segments per packet the guest got
         return round((nbytes - HDR * packets) / packets / MSS, 2) if packets else None
 
     with cleanup() as later:
-        if impl == "ours":
-            sw = Switch(work, ["--nic", pcap, "--name", "up", "--vhost", sock, "--name", "vm"])
+        if impl.startswith("ours"):
+            sw = Switch(work, ["--nic", pcap, "--name", "up"] + policy(impl, "trunk") +
+                        ["--vhost", sock, "--name", "vm"] + policy(impl, "access"))
             later(sw)
             later(guest_receiver(work, sock))
             sw.wait_learned("vm")
@@ -307,7 +337,10 @@ def make_files(work):
     # The stream goes to the guest's MAC, unknown to the switch: it floods to the guest.
     pcaps.write_stream(mss, 4, GRO_SEGMENTS, MSS, src_mac=pcaps.PEER_MAC,
                        dst_mac=pcaps.GUEST_MAC)
-    return {"big": big, "mss": mss}
+    mss_vlan = os.path.join(work, "mss-vlan.pcap")
+    pcaps.write_stream(mss_vlan, 4, GRO_SEGMENTS, MSS, src_mac=pcaps.PEER_MAC,
+                       dst_mac=pcaps.GUEST_MAC, vlan=10)
+    return {"big": big, "mss": mss, "mss-vlan": mss_vlan}
 
 
 def build():
@@ -342,19 +375,30 @@ def median_row(case, impl, runs):
     return row
 
 
+def add_vs_open(rows):
+    """Each ours-* row's median throughput over ours-open's in the same case."""
+    open_ = {r["case"]: r["gbps"] for r in rows if r["impl"] == "ours-open" and r["gbps"]}
+    for r in rows:
+        if r["impl"].startswith("ours") and r["gbps"] and open_.get(r["case"]):
+            r["vs_open"] = round(r["gbps"] / open_[r["case"]], 3)
+
+
 def print_table(rows):
-    head = ("case", "impl", "Gbit/s", "Mpps", "seg/pkt", "runs (Gbit/s)", "checksums / note")
+    head = ("case", "impl", "Gbit/s", "Mpps", "seg/pkt", "vs open", "runs (Gbit/s)",
+            "checksums / note")
     body = []
     for r in rows:
         g = "n/a" if r["gbps"] is None else f"{r['gbps']:.2f}"
         m = "n/a" if r["mpps"] is None else f"{r['mpps']:.3f}"
         spp = r.get("segments_per_packet")
+        vs = r.get("vs_open")
         body.append((r["case"], r["impl"], g, m, "-" if spp is None else f"{spp:.1f}",
+                     "-" if vs is None else f"{vs:.1%}",
                      " ".join(f"{x:.2f}" for x in r.get("gbps_runs", [])),
                      r.get("note") or r.get("checksums", "")[:60]))
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
-    fmt = "  ".join(["{:<%d}" % w[0], "{:<%d}" % w[1]] + ["{:>%d}" % x for x in w[2:5]] +
-                    ["{:<%d}" % w[5], "{}"])
+    fmt = "  ".join(["{:<%d}" % w[0], "{:<%d}" % w[1]] + ["{:>%d}" % x for x in w[2:6]] +
+                    ["{:<%d}" % w[6], "{}"])
     print(fmt.format(*head))
     for i, b in enumerate(body):
         if i and b[0] != body[i - 1][0]:
@@ -381,7 +425,10 @@ def parse_options(argv, prog, description, seconds, seconds_help, extra=lambda p
 
 def main(argv):
     args = parse_options(argv, "tools/bench switch", __doc__.split("\n")[0], 5.0,
-                         "measurement window of each run")
+                         "measurement window of each run",
+                         lambda p: p.add_argument("--impl", default=".", metavar="REGEX",
+                                                  help="only the implementations matching"))
+    impls = [i for i in IMPLS if re.search(args.impl, i)]
     if os.geteuid() != 0:
         log("warning: not root; DPDK and vhost-user sockets may fail")
     build()
@@ -393,9 +440,9 @@ def main(argv):
     for case in CASES:
         if not re.search(args.case, case):
             continue
-        runs = {"ours": [], "testpmd": []}
+        runs = {impl: [] for impl in impls}
         for rep in range(args.repetitions):
-            for impl in ("ours", "testpmd"):
+            for impl in impls:
                 log(f"{case}/{impl} run {rep + 1}/{args.repetitions}")
                 try:
                     r = RUNNERS[case](impl, work, files, args.seconds)
@@ -405,10 +452,11 @@ def main(argv):
                     r = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
                     log(f"  failed: {r['error']}")
                 runs[impl].append(r)
-        for impl in ("ours", "testpmd"):
+        for impl in impls:
             row = median_row(case, impl, runs[impl])
             row["seconds"] = args.seconds
             rows.append(row)
+    add_vs_open(rows)
     if args.json:
         for r in rows:
             print(json.dumps(r))

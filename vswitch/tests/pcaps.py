@@ -2,7 +2,7 @@
 a receiver makes of the frames it captured."""
 import struct
 
-from scapy.all import ARP, IP, TCP, Ether, IPv6, Raw, rdpcap, wrpcap  # noqa: F401
+from scapy.all import ARP, IP, TCP, Dot1Q, Ether, IPv6, Raw, rdpcap, wrpcap  # noqa: F401
 
 GUEST_MAC = "02:00:00:00:0a:01"
 PEER_MAC = "02:00:00:00:0b:01"
@@ -22,10 +22,11 @@ def stream(offset, length):
     return bytes(stream_byte(i) for i in range(offset, offset + length))
 
 
-def frame(ip, seq, payload, src_mac=GUEST_MAC, dst_mac=PEER_MAC, flags="A", ip_id=1):
+def frame(ip, seq, payload, src_mac=GUEST_MAC, dst_mac=PEER_MAC, flags="A", ip_id=1, vlan=None):
     src, dst = ADDRS[ip]
     l3 = IP(src=src, dst=dst, flags="DF", id=ip_id) if ip == 4 else IPv6(src=src, dst=dst)
-    return (Ether(src=src_mac, dst=dst_mac) / l3 /
+    l2 = Ether(src=src_mac, dst=dst_mac) / Dot1Q(vlan=vlan) if vlan else Ether(src=src_mac, dst=dst_mac)
+    return (l2 / l3 /
             TCP(sport=SPORT, dport=DPORT, seq=seq, ack=1, flags=flags, window=1024,
                 options=TIMESTAMPS) / Raw(payload))
 
