@@ -23,7 +23,7 @@ constexpr uint16_t kMaxBurst = 64;
 // a trunk) or not, and without the switch's own record of it.
 Reason tag_for_egress(rte_mbuf* m, bool tagged) {
   const uint16_t tci = m->vlan_tci;
-  m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+  m->ol_flags &= ~kStrippedVlanFlags;
   m->vlan_tci = 0;
   return tagged ? vlan_push(m, tci) : Reason::Ok;
 }
@@ -147,9 +147,9 @@ Reason Datapath::admit(PortState& ps, rte_mbuf* m, FrameL2& l2) const {
   l2.vlan = uint16_t(vlan);
   m->vlan_tci = uint16_t((tci & 0xf000) | vlan);  // the priority bits stay with the frame
   if (vlan)
-    m->ol_flags |= RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+    m->ol_flags |= kStrippedVlanFlags;
   else
-    m->ol_flags &= ~(RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED);
+    m->ol_flags &= ~kStrippedVlanFlags;
   return ps.security.check(m, l2);
 }
 

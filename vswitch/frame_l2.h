@@ -21,6 +21,9 @@ struct FrameL2 {
   bool truncated_tag = false;  // TPID 0x8100 with less than a tag behind it
 };
 
+// The flags that say a frame's tag is in vlan_tci, not in its bytes.
+constexpr uint64_t kStrippedVlanFlags = RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+
 // The VLAN the switch carries a frame in: ports hand frames over tagged or
 // not, and ingress moves the tag into vlan_tci (offload/vlan.h).
 inline uint16_t switched_vlan(const rte_mbuf* m) {

@@ -28,7 +28,7 @@ uint32_t& MacTable::count_of(uint16_t port) {
 
 void MacTable::erase(std::unordered_map<uint64_t, Entry>::iterator it) {
   count_of(it->second.port)--;
-  per_vlan_[it->second.vlan]--;
+  per_vlan_[vlan_of(it->first)]--;
   entries_.erase(it);
 }
 
@@ -56,14 +56,14 @@ Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint
   if (it != entries_.end()) {  // moves within the table: no room needed
     count_of(it->second.port)--;
     mine++;
-    it->second = {port, it->second.vlan, pin, now};
+    it->second = {port, pin, now};
     counters_.moved++;
     return Learned::Moved;
   }
   if (entries_.size() >= limits_.entries) return refuse(Learned::RefusedFull);
   vlan &= 0x0fff;
   if (per_vlan_[vlan] >= limits_.per_vlan) return refuse(Learned::RefusedVlanFull);
-  entries_.emplace(key(mac, vlan), Entry{port, vlan, pin, now});
+  entries_.emplace(key(mac, vlan), Entry{port, pin, now});
   mine++;
   per_vlan_[vlan]++;
   counters_.learned++;
@@ -99,8 +99,12 @@ void MacTable::age(uint64_t now, size_t buckets) {
 
 void MacTable::forget_port(uint16_t port) {
   for (auto e = entries_.begin(); e != entries_.end();) {
-    if (e->second.port == port) per_vlan_[e->second.vlan]--;
-    e = e->second.port == port ? entries_.erase(e) : std::next(e);
+    if (e->second.port != port) {
+      ++e;
+      continue;
+    }
+    per_vlan_[vlan_of(e->first)]--;
+    e = entries_.erase(e);
   }
   count_of(port) = 0;
 }

@@ -69,11 +69,11 @@ class MacTable {
  private:
   struct Entry {
     uint16_t port;
-    uint16_t vlan;
     bool pinned;
     uint64_t seen;
   };
   static uint64_t key(const uint8_t mac[6], uint16_t vlan);
+  static uint16_t vlan_of(uint64_t key) { return uint16_t(key >> 48); }
   uint32_t& count_of(uint16_t port);
   void erase(std::unordered_map<uint64_t, Entry>::iterator it);
   Learned refuse(Learned why);
