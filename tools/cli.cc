@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "vswitch/egress.h"
+
 namespace vo::cli {
 namespace {
 
@@ -222,7 +224,11 @@ Datapath:
   --mac-per-vlan N        MAC addresses one VLAN may hold at most (default 0 = the
                           whole table): one tenant cannot fill the table for others
   --tx-hold-us N          how long packets wait for a full port (a guest not draining
-                          its ring) before they are dropped (default 2000)
+                          its ring) before they are dropped, each counted from when
+                          it was queued (default 2000; tx_expired)
+  --tx-queue-mbufs N      mbufs the packets waiting for one port may hold (default
+                          2048): a port that stops draining takes no more of the
+                          pool; beyond it packets are dropped (tx_dropped)
   --flood-pps N           frames one port may have flooded (broadcast, multicast,
                           unknown unicast) per second, bursts of a tenth of that;
                           beyond it they are dropped and counted (flood_dropped).
@@ -331,6 +337,14 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     } else if (a == "--tx-hold-us") {
       if (!want_number(a)) return std::nullopt;
       c.datapath.tx_hold_us = n;
+    } else if (a == "--tx-queue-mbufs") {
+      if (!want_number(a)) return std::nullopt;
+      if (n < kMaxEgressSegments) {
+        error = "--tx-queue-mbufs " + std::to_string(n) + " cannot hold one 64 KB segment cut in " +
+                "software; give at least " + std::to_string(kMaxEgressSegments);
+        return std::nullopt;
+      }
+      c.datapath.tx_queue_mbufs = n;
     } else {
       error = "unknown option " + a + " (see --help)";
       return std::nullopt;

@@ -72,6 +72,7 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--name", "x"}, "must follow"},
       {{"--vhost"}, "needs a value"},
       {{"--nic", "net_null0", "--mbufs", "many"}, "whole number"},
+      {{"--nic", "net_null0", "--tx-queue-mbufs", "16"}, "at least 128"},
       {{"--nic", "net_null0", "--frobnicate", "1"}, "unknown option --frobnicate"},
       {{"--nic", "net_null0", "--netns", "x"}, "applies to a kernel port only"},
       {{"--tap", "k0", "--mtu", "20"}, "a TAP takes 68 to 65535"},
@@ -172,7 +173,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
                           "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
                           "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
-                          "--mac-age", "--tx-hold-us", "--gso-copy", "--help", "--notify ",
+                          "--mac-age", "--tx-hold-us", "--tx-queue-mbufs", "--gso-copy", "--help", "--notify ",
                           "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
                           "--port-security", "--mac ", "--allowed-ips", "--flood-pps",
                           "--tag", "--trunks", "--native-vlan", "--mac-per-vlan"})

@@ -1,6 +1,7 @@
 #include "datapath.h"
 
 #include <rte_cycles.h>
+#include <rte_mempool.h>
 #include <rte_mbuf.h>
 #include <rte_pause.h>
 
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"
+#include "offload/packet_copy.h"
 #include "offload/parse.h"
 #include "offload/vlan.h"
 
@@ -60,6 +62,12 @@ void Datapath::add_port(Port* p, const PortPolicy& policy) {
   ps->gro = std::make_unique<GroTable>(gc);
   ports_.push_back(std::move(ps));
   port_list_.push_back(p);
+  const uint64_t queued_max = uint64_t(ports_.size()) * cfg_.tx_queue_mbufs;
+  if (pool_ != nullptr && queued_max > pool_->size / 2)
+    VO_LOG(WARNING,
+           "%zu ports may each queue %u mbufs for a guest that stops draining: %lu, more than half "
+           "the pool of %u; raise --mbufs or lower --tx-queue-mbufs",
+           ports_.size(), cfg_.tx_queue_mbufs, queued_max, pool_->size);
 }
 
 void Datapath::quiesce() const {
@@ -73,15 +81,7 @@ void Datapath::run() {
   uint32_t sleep_us = 0, idle_polls = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     epoch_.fetch_add(1);  // odd: in flight
-    uint64_t now = rte_get_tsc_cycles();
-    uint32_t busy = 0;
-    for (uint16_t i = 0; i < ports_.size(); ++i) busy += poll(i, now);
-    for (uint16_t i = 0; i < ports_.size(); ++i) {
-      flush_tx(i, now);
-      busy += ports_[i]->tx_count;  // packets waiting for a full port: no nap
-    }
-    for (auto& ps : ports_) ps->port->end_of_round(now);
-    macs_.age(now);
+    uint32_t busy = round(rte_get_tsc_cycles());
     epoch_.fetch_add(1);  // even: quiescent
     if (busy == 0)
       idle(sleep_us, idle_polls);
@@ -89,6 +89,18 @@ void Datapath::run() {
       sleep_us = idle_polls = 0;
   }
   running_.store(false);
+}
+
+uint32_t Datapath::round(uint64_t now) {
+  uint32_t busy = 0;
+  for (uint16_t i = 0; i < ports_.size(); ++i) busy += poll(i, now);
+  for (uint16_t i = 0; i < ports_.size(); ++i) {
+    flush_tx(i, now);
+    busy += ports_[i]->tx_count;  // packets waiting for a full port: no nap
+  }
+  for (auto& ps : ports_) ps->port->end_of_round(now);
+  macs_.age(now);
+  return busy;
 }
 
 // Adaptive back-off (as OVS's pmd sleep or VPP's adaptive mode): keep
@@ -106,7 +118,7 @@ void Datapath::idle(uint32_t& sleep_us, uint32_t& idle_polls) {
 void Datapath::went_down(uint16_t idx) {
   PortState& ps = *ports_[idx];
   uint32_t held = ps.gro->drop_all();
-  drop_queued(ps, 0);
+  drop_queued(ps, ps.tx_count, ps.port->stats.tx_dropped);
   macs_.forget_port(idx);
   ps.security.reset();
   VO_LOG(INFO, "port %s is down: freed %u packets held for merging", ps.port->name().c_str(), held);
@@ -225,7 +237,7 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
     return;
   }
   if (out != MacTable::kNone) {
-    send(out, m);
+    send(out, m, now);
     return;
   }
   // Unknown unicast, broadcast, multicast: every other port that is up and
@@ -237,28 +249,28 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
     rte_pktmbuf_free(m);
     return;
   }
-  uint16_t last = MacTable::kNone;
+  // Each copy gets headers of its own (a trunk tags them, a port without TSO
+  // cuts them) over the payload they share: a flooded 64 KB segment costs
+  // a header per port, not 64 KB.
   const uint16_t vlan = switched_vlan(m);
   for (uint16_t q = 0; q < ports_.size(); ++q) {
     if (q == in || !ports_[q]->port->ready() ||
         ports_[q]->vlan.egress(vlan) == PortVlan::Egress::Drop)
       continue;
-    if (last != MacTable::kNone) {
-      rte_mbuf* c = rte_pktmbuf_copy(m, pool_, 0, UINT32_MAX);
-      if (c != nullptr)
-        send(last, c);
-      else
-        ports_[last]->port->stats.tx_invalid.add(Reason::NoMemory);
-    }
-    last = q;
+    rte_mbuf* c = copy_headers_share_payload(m, pool_, gso_.indirect_pool);
+    if (c != nullptr)
+      send(q, c, now);
+    else
+      ports_[q]->port->stats.tx_invalid.add(Reason::NoMemory);
   }
-  if (last == MacTable::kNone)
-    rte_pktmbuf_free(m);
-  else
-    send(last, m);
+  rte_pktmbuf_free(m);
 }
 
-void Datapath::send(uint16_t out, rte_mbuf* m) {
+bool Datapath::queue_has_room(const PortState& ps, uint32_t entries, uint32_t mbufs) const {
+  return ps.tx_count + entries <= kTxBufferSize && ps.tx_mbufs + mbufs <= cfg_.tx_queue_mbufs;
+}
+
+void Datapath::send(uint16_t out, rte_mbuf* m, uint64_t now) {
   PortState& ps = *ports_[out];
   Port& port = *ps.port;
   const PortVlan::Egress tagging = ps.vlan.egress(switched_vlan(m));
@@ -268,10 +280,11 @@ void Datapath::send(uint16_t out, rte_mbuf* m) {
     return;
   }
   bool large = is_large_segment(m);
-  uint16_t room_needed = large ? kMaxEgressSegments : 1;
-  if (ps.tx_count + room_needed > kTxBufferSize) flush_tx(out, rte_get_tsc_cycles());
-  if (!port.ready() || ps.tx_count + room_needed > kTxBufferSize) {
-    port.stats.tx_dropped++;  // down, or full for a while already: tail drop
+  // Room for the packet as it is; cutting it can only need more.
+  const uint32_t entries = large ? kMaxEgressSegments : 1;
+  if (!queue_has_room(ps, entries, m->nb_segs)) flush_tx(out, now);
+  if (!port.ready() || !queue_has_room(ps, entries, m->nb_segs)) {
+    port.stats.tx_dropped++;  // down, or full: tail drop
     rte_pktmbuf_free(m);
     return;
   }
@@ -287,59 +300,64 @@ void Datapath::send(uint16_t out, rte_mbuf* m) {
   rte_mbuf* segs[kMaxEgressSegments];
   uint16_t k = prepare_egress(gso_, port.tx_caps(), port.stats, m, segs);
   for (uint16_t i = 0; i < k; ++i) {
-    if (Reason r = port.tx_prepare(segs[i]); r != Reason::Ok) {
+    rte_mbuf* s = segs[i];
+    if (Reason r = port.tx_prepare(s); r != Reason::Ok) {
       port.stats.tx_invalid.add(r);
-      rte_pktmbuf_free(segs[i]);
+      rte_pktmbuf_free(s);
       continue;
     }
-    ps.tx[ps.tx_count++] = TxEntry{segs[i], segs[i]->pkt_len, large && k == 1};
+    if (ps.tx_mbufs + s->nb_segs > cfg_.tx_queue_mbufs) {  // the cut took more
+      port.stats.tx_dropped++;
+      rte_pktmbuf_free(s);
+      continue;
+    }
+    ps.tx[ps.tx_count++] = TxEntry{s, now, s->pkt_len, s->nb_segs, large && k == 1};
+    ps.tx_mbufs += s->nb_segs;
   }
 }
 
-void Datapath::drop_queued(PortState& ps, uint16_t from) {
-  for (uint16_t i = from; i < ps.tx_count; ++i) rte_pktmbuf_free(ps.tx[i].m);
-  ps.port->stats.tx_dropped += ps.tx_count - from;
-  ps.tx_count = from;
-  ps.tx_blocked_since = 0;
+void Datapath::drop_queued(PortState& ps, uint16_t n, uint64_t& counter) {
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_pktmbuf_free(ps.tx[i].m);
+    ps.tx_mbufs -= ps.tx[i].mbufs;
+  }
+  counter += n;
+  std::memmove(ps.tx, ps.tx + n, (ps.tx_count - n) * sizeof(TxEntry));
+  ps.tx_count = uint16_t(ps.tx_count - n);
 }
 
 void Datapath::flush_tx(uint16_t out, uint64_t now) {
   PortState& ps = *ports_[out];
   if (ps.tx_count == 0) return;
-  if (!ps.port->ready()) {
-    drop_queued(ps, 0);
+  Port& port = *ps.port;
+  if (!port.ready()) {
+    drop_queued(ps, ps.tx_count, port.stats.tx_dropped);
     return;
   }
+  // No packet leaves after waiting more than tx_hold_us from when it was
+  // queued: a guest that drains a few packets now and then cannot keep the
+  // rest waiting (and the pool held) for longer than that.
+  uint16_t stale = 0;
+  while (stale < ps.tx_count && now - ps.tx[stale].since > tx_hold_tsc_) ++stale;
+  drop_queued(ps, stale, port.stats.tx_expired);
   rte_mbuf* pkts[kTxBufferSize];
   for (uint16_t i = 0; i < ps.tx_count; ++i) pkts[i] = ps.tx[i].m;
   uint16_t done = 0;
   while (done < ps.tx_count) {
-    uint16_t sent = ps.port->tx_burst(pkts + done, ps.tx_count - done);
+    uint16_t sent = port.tx_burst(pkts + done, ps.tx_count - done);
     if (sent == 0) break;
     for (uint16_t i = done; i < done + sent; ++i) {
-      ps.port->stats.tx_packets++;
-      ps.port->stats.tx_bytes += ps.tx[i].len;
-      ps.port->stats.tx_large += ps.tx[i].large;
+      port.stats.tx_packets++;
+      port.stats.tx_bytes += ps.tx[i].len;
+      port.stats.tx_large += ps.tx[i].large;
+      ps.tx_mbufs -= ps.tx[i].mbufs;
     }
     done += sent;
   }
-  if (done == ps.tx_count) {
-    ps.tx_count = 0;
-    ps.tx_blocked_since = 0;
-    return;
-  }
-  // The port is full. What it did not take waits, in order, for the next
-  // round; if it has taken nothing for tx_hold_us, the wait is over.
-  ps.port->stats.tx_retries++;
-  if (done) {
-    std::memmove(ps.tx, ps.tx + done, (ps.tx_count - done) * sizeof(TxEntry));
-    ps.tx_count = uint16_t(ps.tx_count - done);
-    ps.tx_blocked_since = now;
-  } else if (ps.tx_blocked_since == 0) {
-    ps.tx_blocked_since = now;
-  } else if (now - ps.tx_blocked_since > tx_hold_tsc_) {
-    drop_queued(ps, 0);
-  }
+  std::memmove(ps.tx, ps.tx + done, (ps.tx_count - done) * sizeof(TxEntry));
+  ps.tx_count = uint16_t(ps.tx_count - done);
+  // The port is full: the rest waits, in order, for the next round.
+  if (ps.tx_count) port.stats.tx_retries++;
 }
 
 }  // namespace vo

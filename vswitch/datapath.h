@@ -32,6 +32,9 @@ struct DatapathConfig {
   // before they are dropped. They wait in the port's queue, not in a loop:
   // the other ports go on meanwhile.
   uint32_t tx_hold_us = 2000;
+  // Mbufs the packets queued for one port may hold (a 64 KB segment can be a
+  // chain of dozens): what a port that stops draining can take from the pool.
+  uint32_t tx_queue_mbufs = 2048;
   // Frames one port may have flooded per second (flood_budget.h); 0: no bound.
   uint32_t flood_pps = 20000;
 };
@@ -51,6 +54,10 @@ class Datapath {
   // The loop; returns when stop() is called. Call on the datapath lcore.
   void run();
   void stop() { stop_.store(true); }
+  // One round of run() at TSC `now`: poll every port, transmit, let ports
+  // notify. Returns the work done and waiting (0: idle). Tests call it with a
+  // clock of their own.
+  uint32_t round(uint64_t now);
   // Returns once no port call that started before it is still in flight, so
   // that a port being torn down (a guest disconnecting) is no longer touched.
   void quiesce() const;
@@ -64,7 +71,9 @@ class Datapath {
   static constexpr uint16_t kTxBufferSize = 512;
   struct TxEntry {
     rte_mbuf* m;
+    uint64_t since;  // TSC when it was queued
     uint32_t len;
+    uint16_t mbufs;
     bool large;
   };
   struct PortState {
@@ -75,7 +84,7 @@ class Datapath {
     FloodBudget flood;
     TxEntry tx[kTxBufferSize];
     uint16_t tx_count = 0;
-    uint64_t tx_blocked_since = 0;  // TSC when the port last took nothing; 0 if it did
+    uint32_t tx_mbufs = 0;  // mbufs the queued packets hold
     bool was_ready = false;
   };
 
@@ -87,10 +96,13 @@ class Datapath {
   void deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now);
   void deliver_from(uint16_t in, rte_mbuf* m, uint64_t now);
   bool merge_toward(uint16_t out, uint16_t ether_type) const;
-  void send(uint16_t out, rte_mbuf* m);
-  // Transmits what the port takes; the rest waits for the next call, up to tx_hold_us.
+  void send(uint16_t out, rte_mbuf* m, uint64_t now);
+  [[nodiscard]] bool queue_has_room(const PortState& ps, uint32_t entries, uint32_t mbufs) const;
+  // Transmits what the port takes; the rest waits for the next call, each
+  // packet at most tx_hold_us from when it was queued.
   void flush_tx(uint16_t out, uint64_t now);
-  void drop_queued(PortState& ps, uint16_t from);
+  // Frees tx[0..n), counted in `counter`, and moves the rest to the front.
+  void drop_queued(PortState& ps, uint16_t n, uint64_t& counter);
   void idle(uint32_t& sleep_us, uint32_t& idle_polls);
 
   DatapathConfig cfg_;

@@ -42,8 +42,9 @@ struct PortStats {
   uint64_t gro_merged = 0;       // packets this port's GRO emitted that merged >1 segment
   uint64_t gro_absorbed = 0;     // segments absorbed into those
   uint64_t csum_completed = 0;   // partial checksums finished in software
-  uint64_t tx_retries = 0;       // transmit attempts on which a full port took nothing
-  uint64_t tx_dropped = 0;       // given up on: the port stayed full, or went down
+  uint64_t tx_retries = 0;       // rounds on which a full port left packets waiting
+  uint64_t tx_dropped = 0;       // not queued (queue full) or given up on (port went down)
+  uint64_t tx_expired = 0;       // waited longer than --tx-hold-us for a full port
   uint64_t too_big_dropped = 0;  // frames larger than the port can send
   uint64_t flood_dropped = 0;    // received frames to flood beyond the port's --flood-pps
   uint64_t mac_refused = 0;      // source MACs not learned: share or table full, or pinned elsewhere

@@ -50,6 +50,7 @@ rte_tel_data* port_dict(Port* p) {
   add_u64(d, "csum_completed", s.csum_completed);
   add_u64(d, "tx_retries", s.tx_retries);
   add_u64(d, "tx_dropped", s.tx_dropped);
+  add_u64(d, "tx_expired", s.tx_expired);
   add_u64(d, "too_big_dropped", s.too_big_dropped);
   add_u64(d, "mac_refused", s.mac_refused);
   add_u64(d, "flood_dropped", s.flood_dropped);

@@ -1,0 +1,250 @@
+// The forwarding loop through fake ports driven round by round on a clock of
+// the test's own: what a port that drains slowly, takes nothing, or leaves
+// does to the packets queued for it, and what flooding costs the pool. Bytes
+// are checked with the independent decoder; pools return to where they started.
+#include "datapath.h"
+
+#include <gtest/gtest.h>
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+
+#include <deque>
+#include <limits>
+#include <memory>
+
+#include "offload/metadata.h"
+#include "offload/testing/eal_env.h"
+#include "offload/testing/packet_builder.h"
+#include "offload/testing/packet_check.h"
+
+namespace vo {
+namespace {
+
+using testing::Bytes;
+using testing::TcpSpec;
+
+// A port the test feeds and drains: rx hands out what the test queued,
+// tx takes at most `room` packets per round (the rest stay the caller's).
+class FakePort : public Port {
+ public:
+  FakePort(const std::string& name, TxCaps caps) : Port(name), caps_(caps) {}
+  ~FakePort() override {
+    for (rte_mbuf* m : rx) rte_pktmbuf_free(m);
+    release_sent();
+  }
+  [[nodiscard]] const char* kind() const override { return "fake"; }
+  [[nodiscard]] bool ready() const override { return up; }
+  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override {
+    uint16_t k = 0;
+    for (; k < n && !rx.empty(); ++k) {
+      pkts[k] = rx.front();
+      rx.pop_front();
+    }
+    return k;
+  }
+  uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override {
+    uint16_t k = uint16_t(std::min<uint32_t>(n, room_left_));
+    room_left_ -= k;
+    for (uint16_t i = 0; i < k; ++i) sent.push_back({pkts[i], clock});
+    return k;
+  }
+  [[nodiscard]] TxCaps tx_caps() const override { return caps_; }
+  void end_of_round(uint64_t) override { room_left_ = room; }
+  void set_room(uint32_t r) { room = room_left_ = r; }
+  void release_sent() {
+    for (auto& s : sent) rte_pktmbuf_free(s.m);
+    sent.clear();
+  }
+
+  struct Sent {
+    rte_mbuf* m;
+    uint64_t at;  // the test's clock when the port took it
+  };
+  bool up = true;
+  uint64_t clock = 0;
+  std::deque<rte_mbuf*> rx;
+  std::vector<Sent> sent;
+
+ private:
+  TxCaps caps_;
+  uint32_t room = std::numeric_limits<uint32_t>::max();
+  uint32_t room_left_ = std::numeric_limits<uint32_t>::max();
+};
+
+TxCaps tso_caps() {
+  TxCaps c;
+  c.tso4 = c.tso6 = c.l4_csum = true;
+  return c;
+}
+
+// A TCP frame from MAC 02:00:00:00:00:<src> to 02:00:00:00:00:<dst>
+// (0xff: broadcast).
+Bytes frame(uint8_t src, uint8_t dst, uint32_t payload_len, uint32_t seed = 1) {
+  TcpSpec s;
+  s.payload_len = payload_len;
+  s.payload_seed = seed;
+  s.checksum = payload_len > 1448 ? testing::L4Checksum::Partial : testing::L4Checksum::Full;
+  Bytes f = testing::build_frame(s);
+  const uint8_t d[6] = {0x02, 0, 0, 0, 0, dst}, b[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  std::copy_n(dst == 0xff ? b : d, 6, f.begin());
+  const uint8_t sm[6] = {0x02, 0, 0, 0, 0, src};
+  std::copy_n(sm, 6, f.begin() + 6);
+  return f;
+}
+
+class DatapathTest : public ::testing::Test {
+ protected:
+  DatapathTest() { cfg_.flood_pps = 0; }
+
+  // Builds the datapath over `n` fake ports; call once per test.
+  void start(std::vector<TxCaps> caps, std::vector<PortPolicy> policies = {}) {
+    GsoConfig gso{pool_, indirect_};
+    dp_ = std::make_unique<Datapath>(cfg_, gso, pool_);
+    for (size_t i = 0; i < caps.size(); ++i) {
+      ports_.push_back(std::make_unique<FakePort>("p" + std::to_string(i), caps[i]));
+      dp_->add_port(ports_.back().get(), i < policies.size() ? policies[i] : PortPolicy{});
+    }
+    hz_ = rte_get_tsc_hz();
+    now_ = rte_get_tsc_cycles();
+  }
+  void round() {
+    for (auto& p : ports_) p->clock = now_;
+    dp_->round(now_);
+  }
+  void advance_us(uint64_t us) { now_ += hz_ * us / 1000000; }
+  // Port `i` sends a frame from MAC i+1, so that it is learned there.
+  void announce(size_t i) {
+    ports_[i]->rx.push_back(testing::make_mbuf(pool_, frame(uint8_t(i + 1), 0xff, 64)));
+    round();
+    for (auto& p : ports_) p->release_sent();
+  }
+  uint32_t in_use() const { return pool_.in_use() + indirect_.in_use(); }
+  void TearDown() override {
+    dp_.reset();
+    ports_.clear();
+    EXPECT_EQ(pool_.in_use(), 0u);
+    EXPECT_EQ(indirect_.in_use(), 0u);
+  }
+
+  testing::Pool pool_{"dp_pkts", 4096, 2048 + RTE_PKTMBUF_HEADROOM};
+  testing::Pool indirect_{"dp_ind", 4096, 0};
+  DatapathConfig cfg_;
+  std::unique_ptr<Datapath> dp_;
+  std::vector<std::unique_ptr<FakePort>> ports_;
+  uint64_t hz_ = 0, now_ = 0;
+};
+
+// A guest that takes a packet now and then must not keep the others waiting
+// past --tx-hold-us: each packet's wait counts from when it was queued, not
+// from the port's last step.
+TEST_F(DatapathTest, SlowDrainDoesNotHoldPacketsPastTheHold) {
+  cfg_.tx_hold_us = 2000;
+  cfg_.burst = 64;  // all 50 arrive in one round
+  start({tso_caps(), tso_caps()});
+  announce(1);
+  ports_[1]->set_room(1);
+  const uint64_t queued_at = now_;
+  for (int i = 0; i < 50; ++i)
+    ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 100, uint32_t(i))));
+  for (int r = 0; r < 20; ++r) {
+    round();
+    advance_us(500);
+  }
+  const PortStats& st = ports_[1]->stats;
+  ASSERT_FALSE(ports_[1]->sent.empty());
+  for (const auto& s : ports_[1]->sent)
+    EXPECT_LE(s.at - queued_at, hz_ * cfg_.tx_hold_us / 1000000) << "sent after the hold";
+  EXPECT_EQ(ports_[1]->sent.size() + st.tx_expired, 50u);
+  EXPECT_EQ(st.tx_dropped, 0u);
+  // The packets that made it left in the order they came.
+  for (size_t i = 0; i < ports_[1]->sent.size(); ++i)
+    EXPECT_EQ(testing::flatten(ports_[1]->sent[i].m), frame(1, 2, 100, uint32_t(i)));
+  ports_[1]->release_sent();
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// A port that stops draining holds at most --tx-queue-mbufs of the pool,
+// however large the packets queued for it are.
+TEST_F(DatapathTest, QueueForAFullPortIsBoundedInMbufs) {
+  cfg_.tx_queue_mbufs = 256;
+  start({tso_caps(), tso_caps()});
+  announce(1);
+  ports_[1]->set_room(0);
+  std::vector<Bytes> frames;
+  for (int i = 0; i < 40; ++i) {
+    frames.push_back(frame(1, 2, 60000, uint32_t(i)));
+    TcpSpec s;
+    rte_mbuf* m = testing::make_mbuf(pool_, frames.back(), 2048);
+    ASSERT_EQ(mark_tso(m, 1448), Reason::Ok);
+    ports_[0]->rx.push_back(m);
+  }
+  const uint32_t per_packet = ports_[0]->rx.front()->nb_segs;
+  for (int r = 0; r < 3; ++r) round();  // bursts of 32: all 40 arrive
+  EXPECT_LE(in_use(), cfg_.tx_queue_mbufs) << "queued beyond the bound";
+  const uint32_t queued = cfg_.tx_queue_mbufs / per_packet;
+  EXPECT_EQ(ports_[1]->stats.tx_dropped, 40u - queued);
+  // The port drains again: what was queued leaves whole and intact.
+  ports_[1]->set_room(std::numeric_limits<uint32_t>::max());
+  round();
+  ASSERT_EQ(ports_[1]->sent.size(), queued);
+  for (size_t i = 0; i < queued; ++i) EXPECT_EQ(testing::flatten(ports_[1]->sent[i].m), frames[i]);
+  ports_[1]->release_sent();
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// A large segment flooded to several ports shares its payload: only headers
+// are copied per port, and each port's copy can be changed (tagged, cut)
+// without touching the others'.
+TEST_F(DatapathTest, FloodCopiesHeadersAndSharesThePayload) {
+  PortVlanConfig access10{.tag = 10}, trunk10{.trunks = {10}};
+  TxCaps no_tso;  // cuts and finishes every checksum in software
+  start({tso_caps(), tso_caps(), tso_caps(), no_tso},
+        {{{}, access10}, {{}, access10}, {{}, trunk10}, {{}, access10}});
+  const Bytes f = frame(1, 9, 60000);  // MAC 9 is nowhere: flooded
+  rte_mbuf* m = testing::make_mbuf(pool_, f, 2048);
+  ASSERT_EQ(mark_tso(m, 1448), Reason::Ok);
+  const uint32_t chain = m->nb_segs;
+  ports_[0]->rx.push_back(m);
+  round();
+  // Ports 1..3 each hold theirs: the payload once, a few header mbufs, and
+  // the 42 segments port 3 cut.
+  EXPECT_LE(pool_.in_use(), chain + 2 + 42) << "payload copied per port";
+  ASSERT_EQ(ports_[1]->sent.size(), 1u);
+  EXPECT_EQ(testing::flatten(ports_[1]->sent[0].m), f);
+  ASSERT_EQ(ports_[2]->sent.size(), 1u);
+  Bytes tagged = testing::flatten(ports_[2]->sent[0].m);
+  testing::Decoded d = testing::decode(tagged);
+  ASSERT_TRUE(d.error.empty()) << d.error;
+  EXPECT_EQ(d.vlan, 10);
+  Bytes untagged = tagged;
+  untagged.erase(untagged.begin() + 12, untagged.begin() + 16);
+  EXPECT_EQ(untagged, f);
+  Bytes stream;
+  for (const auto& s : ports_[3]->sent) {
+    testing::Decoded seg = testing::decode(testing::flatten(s.m));
+    ASSERT_TRUE(seg.error.empty()) << seg.error;
+    EXPECT_TRUE(seg.tcp_checksum_ok);
+    EXPECT_FALSE(seg.vlan.has_value());
+    stream.insert(stream.end(), seg.payload.begin(), seg.payload.end());
+  }
+  EXPECT_EQ(stream, testing::payload_bytes(1, 0, 60000));
+  for (auto& p : ports_) p->release_sent();
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// A port that goes down gives back what was queued for it, counted.
+TEST_F(DatapathTest, PortGoingDownFreesItsQueue) {
+  start({tso_caps(), tso_caps()});
+  announce(1);
+  ports_[1]->set_room(0);
+  for (int i = 0; i < 10; ++i) ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 100)));
+  round();
+  EXPECT_GT(in_use(), 0u);
+  ports_[1]->up = false;
+  round();
+  EXPECT_EQ(ports_[1]->stats.tx_dropped, 10u);
+  EXPECT_EQ(in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace vo
