@@ -45,7 +45,18 @@ namespace vo {
   X(DeviceRefused, "the device refused the packet (rte_eth_tx_prepare)")     \
   X(SpoofedMac, "a source MAC (Ethernet, ARP or ND) this port may not use")   \
   X(SpoofedIp, "a source IP address (IP, ARP or ND) this port may not use")  \
-  X(VlanNotCarried, "a VLAN this port does not carry (or a tag on an access port)")
+  X(VlanNotCarried, "a VLAN this port does not carry (or a tag on an access port)") \
+  /* a virtio_net_hdr (a kernel port's) that disagrees with itself or its frame */ \
+  X(HdrTruncated, "read shorter than the virtio_net_hdr and an Ethernet header") \
+  X(HdrBadGsoType, "unknown gso_type, or the ECN bit without GSO")            \
+  X(HdrUnsupportedGso, "UDP GSO (UFO/USO), which this port does not offer")  \
+  X(HdrGsoWithoutCsum, "GSO without NEEDS_CSUM")                              \
+  X(HdrGsoTypeMismatch, "gso_type names another IP version than the packet has") \
+  X(HdrLenPastPacket, "hdr_len past the end of the packet")                  \
+  X(CsumStartPastPacket, "csum_start past the end of the packet")            \
+  X(CsumOffsetOutOfRange, "checksum field (csum_start + csum_offset) past the packet") \
+  X(CsumStartNotL4, "csum_start is not where the TCP/UDP header starts")     \
+  X(CsumOffsetNotChecksum, "csum_offset is not the TCP/UDP checksum field")
 
 enum class Reason : uint8_t {
 #define VO_REASON_ENUM(name, text) name,

@@ -9,13 +9,13 @@
 
 namespace vo {
 
-bool Port::admit_rx(rte_mbuf* m, Reason r, const char* source) {
+bool Port::admit_rx(rte_mbuf* m, Reason r, const char* source, const char* detail) {
   stats.rx_packets++;
   stats.rx_bytes += m->pkt_len;
   if (r != Reason::Ok) {
     stats.rx_invalid.add(r);
-    VO_LOG_RL(WARNING, "port %s: dropped a packet from the %s: %s", name_.c_str(), source,
-              std::string(describe(r)).c_str());
+    VO_LOG_RL(WARNING, "port %s: dropped a packet from the %s: %s%s", name_.c_str(), source,
+              std::string(describe(r)).c_str(), detail);
     rte_pktmbuf_free(m);
     return false;
   }

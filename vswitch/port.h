@@ -95,8 +95,8 @@ class Port {
   explicit Port(std::string name) : name_(std::move(name)) {}
   // Counts a received packet whose validation gave `r`: kept (true) when Ok,
   // otherwise freed, counted by reason and logged (rate-limited) as coming
-  // from `source`.
-  bool admit_rx(rte_mbuf* m, Reason r, const char* source);
+  // from `source`, with `detail` after the reason.
+  bool admit_rx(rte_mbuf* m, Reason r, const char* source, const char* detail = "");
 
  private:
   std::string name_;

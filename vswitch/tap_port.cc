@@ -358,20 +358,15 @@ rte_mbuf* TapPort::take_frame(Queue& q, uint32_t len) {
 }
 
 void TapPort::admit_frame(const VirtioNetHdr& h, rte_mbuf* m, rte_mbuf** pkts, uint16_t& got) {
-  HdrVerdict v = metadata_from_hdr(h, m);
-  if (v.fault == HdrFault::None) {
-    if (admit_rx(m, v.reason, "kernel")) pkts[got++] = m;
-    return;
-  }
-  stats.rx_packets++;
-  stats.rx_bytes += m->pkt_len;
-  hdr_invalid_.add(v.fault);
-  VO_LOG_RL(WARNING, "port %s: dropped a frame from the kernel: %s (virtio_net_hdr flags %u "
-            "gso_type %u gso_size %u hdr_len %u csum_start %u csum_offset %u, frame %u bytes)",
-            name().c_str(), std::string(describe(v.fault)).c_str(), h.flags, h.gso_type,
-            h.gso_size.get(), h.hdr_len.get(), h.csum_start.get(), h.csum_offset.get(),
-            m->pkt_len);
-  rte_pktmbuf_free(m);
+  Reason r = metadata_from_hdr(h, m);
+  char fields[160] = "";
+  if (r != Reason::Ok)  // the header's fields say more than the reason alone
+    snprintf(fields, sizeof(fields),
+             " (virtio_net_hdr flags %u gso_type %u gso_size %u hdr_len %u csum_start %u "
+             "csum_offset %u, frame %u bytes)",
+             h.flags, h.gso_type, h.gso_size.get(), h.hdr_len.get(), h.csum_start.get(),
+             h.csum_offset.get(), m->pkt_len);
+  if (admit_rx(m, r, "kernel", fields)) pkts[got++] = m;
 }
 
 uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
@@ -405,12 +400,12 @@ uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
     // tun returns the frame's full length even when it did not fit (tun_put_user()),
     // so a length past the largest frame means a truncated read, never a packet.
     uint32_t len = uint32_t(r) > sizeof(h) ? uint32_t(r - sizeof(h)) : 0;
-    HdrFault early = uint32_t(r) < sizeof(h) + sizeof(EthHdr) ? HdrFault::Truncated
-                     : len > kMaxGsoPacketLen                 ? HdrFault::TooLarge
-                                                              : HdrFault::None;
-    if (early != HdrFault::None) {  // the spare mbufs stay for the next read
+    Reason early = uint32_t(r) < sizeof(h) + sizeof(EthHdr) ? Reason::HdrTruncated
+                   : len > kMaxGsoPacketLen                 ? Reason::TooLarge
+                                                            : Reason::Ok;
+    if (early != Reason::Ok) {  // the spare mbufs stay for the next read
       stats.rx_packets++;
-      hdr_invalid_.add(early);
+      stats.rx_invalid.add(early);
       VO_LOG_RL(WARNING, "port %s: dropped a %zd-byte read from the kernel: %s", name().c_str(),
                 r, std::string(describe(early)).c_str());
       continue;
@@ -497,9 +492,6 @@ Port::Details TapPort::details() const {
   d.numbers.emplace_back("readiness_polls", readiness_->waits());
   d.numbers.emplace_back("rx_no_mbufs", rx_no_mbufs_);
   d.numbers.emplace_back("tx_refused", tx_refused_);
-  for (size_t i = 1; i < kHdrFaultCount; ++i)
-    if (hdr_invalid_.count[i])
-      d.numbers.emplace_back("rx_drop_hdr_" + std::string(vo::name(HdrFault(i))), hdr_invalid_.count[i]);
   return d;
 }
 

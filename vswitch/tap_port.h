@@ -93,7 +93,6 @@ class TapPort final : public Port {
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> down_events_{0};
   std::string down_reason_;  // written before down_events_ is incremented
-  HdrFaultCounters hdr_invalid_;
   uint64_t rx_reads_ = 0, rx_empty_reads_ = 0, rx_no_mbufs_ = 0, tx_refused_ = 0;
 };
 

@@ -6,9 +6,7 @@
 
 #include <rte_byteorder.h>
 
-#include <cstddef>
 #include <cstdint>
-#include <string_view>
 
 #include "offload/reason.h"
 
@@ -53,60 +51,17 @@ struct VirtioNetHdr {
 } __attribute__((packed));
 static_assert(sizeof(VirtioNetHdr) == 12);
 
-// Why a header was refused before the packet's own bytes were looked at, or
-// because it disagrees with them. Packet faults the parser finds come back as
-// an offload Reason instead.
-#define VO_HDR_FAULTS(X)                                                                  \
-  X(None, "ok")                                                                           \
-  X(Truncated, "read shorter than the virtio_net_hdr and an Ethernet header")            \
-  X(TooLarge, "frame larger than 64 KB plus headers")                                    \
-  X(BadGsoType, "unknown gso_type, or the ECN bit without GSO")                          \
-  X(UnsupportedGso, "UDP GSO (UFO/USO), which this port does not offer the kernel")      \
-  X(GsoSizeZero, "GSO with gso_size 0")                                                  \
-  X(GsoWithoutCsum, "GSO without NEEDS_CSUM")                                            \
-  X(GsoTypeMismatch, "gso_type names another IP version than the packet has")          \
-  X(HdrLenPastPacket, "hdr_len past the end of the packet")                              \
-  X(CsumStartPastPacket, "csum_start past the end of the packet")                        \
-  X(CsumOffsetOutOfRange, "checksum field (csum_start + csum_offset) past the packet")   \
-  X(CsumStartNotL4, "csum_start is not where the TCP/UDP header starts")                 \
-  X(CsumOffsetNotChecksum, "csum_offset is not the TCP/UDP checksum field")
-
-enum class HdrFault : uint8_t {
-#define VO_HDR_FAULT_ENUM(name, text) name,
-  VO_HDR_FAULTS(VO_HDR_FAULT_ENUM)
-#undef VO_HDR_FAULT_ENUM
-      Count
-};
-constexpr size_t kHdrFaultCount = size_t(HdrFault::Count);
-
-[[nodiscard]] std::string_view describe(HdrFault f);
-[[nodiscard]] std::string_view name(HdrFault f);
-
-// What a received header made of its packet: Ok, a header fault, or a
-// packet the offload parser refused (fault None, reason set).
-struct HdrVerdict {
-  HdrFault fault = HdrFault::None;
-  Reason reason = Reason::Ok;
-  [[nodiscard]] bool ok() const { return fault == HdrFault::None && reason == Reason::Ok; }
-  bool operator==(const HdrVerdict&) const = default;
-};
-
 // Kernel -> switch: checks `h` against the frame in `m` (the whole chain,
 // pkt_len set) and sets the offload metadata a guest's packet would get:
 // GSO -> large segment (mark_tso), NEEDS_CSUM -> partial checksum, neither ->
-// none. On a refusal the metadata is unspecified; the caller drops the packet.
-[[nodiscard]] HdrVerdict metadata_from_hdr(const VirtioNetHdr& h, rte_mbuf* m);
+// none. Reason::Ok, or why the header or the packet is refused (the Hdr* and
+// Csum* reasons, or the parser's); the metadata is then unspecified and the
+// caller drops the packet.
+[[nodiscard]] Reason metadata_from_hdr(const VirtioNetHdr& h, rte_mbuf* m);
 
 // Switch -> kernel: the header that hands `m` over as it is: a large segment
 // with GSO (and the ECN bit when its TCP header has CWR), a partial checksum
 // with NEEDS_CSUM. The metadata must be valid (set by mark_* or GSO/GRO).
 [[nodiscard]] VirtioNetHdr hdr_from_metadata(const rte_mbuf* m);
-
-// Counts refused headers by fault, as ReasonCounters does for Reason.
-struct HdrFaultCounters {
-  uint64_t count[kHdrFaultCount] = {};
-  void add(HdrFault f) { ++count[size_t(f)]; }
-  [[nodiscard]] uint64_t operator[](HdrFault f) const { return count[size_t(f)]; }
-};
 
 }  // namespace vo
