@@ -26,13 +26,14 @@ using testing::VxlanSpec;
 constexpr uint8_t kAckPsh = testing::tcp_flag::kAck | testing::tcp_flag::kPsh;
 const Bytes kRouterAlert = {0x94, 0x04, 0x00, 0x00};
 
-// The largest payload with every IP length (inner, and outer for VXLAN) at most 65,535.
+// The largest payload with every IP datagram (inner, and outer for VXLAN), its
+// header included, at most 65,535 bytes.
 uint32_t max_payload(TcpSpec s) {
   s.payload_len = 0;
   Bytes f = testing::build_frame(s);
   testing::Decoded d = testing::decode(f);
   auto room = [&](const testing::DecodedIp& ip) {
-    return 65535u + (ip.version == 6 ? 40 : 0) - uint32_t(f.size() - ip.off);
+    return 65535u - uint32_t(f.size() - ip.off);
   };
   return d.tunnel ? std::min(room(d.ip), room(d.outer)) : room(d.ip);
 }

@@ -86,8 +86,11 @@ bool checksums_ok(const rte_mbuf* m, const Layout& l) {
 namespace {
 
 // IP fields that must be equal in every merged segment: TOS/traffic class
-// (and so ECN: a CE mark is never folded into a flow without it), TTL, DF.
-bool ip_fields_match(const rte_mbuf* a, const rte_mbuf* b, IpVer ver, uint32_t off) {
+// (and so ECN: a CE mark is never folded into a flow without it), TTL, DF,
+// IPv4 options and IPv6 extension headers (byte for byte, as Linux's
+// ipv6_gro_receive compares them). `len` is the header's length with its
+// options or extensions, the same in both (the callers compared the offsets).
+bool ip_fields_match(const rte_mbuf* a, const rte_mbuf* b, IpVer ver, uint32_t off, uint32_t len) {
   if (ver == IpVer::V4) {
     const auto* x = header_at<Ipv4Hdr>(a, off);
     const auto* y = header_at<Ipv4Hdr>(b, off);
@@ -97,20 +100,20 @@ bool ip_fields_match(const rte_mbuf* a, const rte_mbuf* b, IpVer ver, uint32_t o
   }
   const auto* x = header_at<Ipv6Hdr>(a, off);
   const auto* y = header_at<Ipv6Hdr>(b, off);
-  return x->vtc_flow == y->vtc_flow && x->hop_limit == y->hop_limit;
+  return x->vtc_flow == y->vtc_flow && x->hop_limit == y->hop_limit &&
+         x->next_header == y->next_header && std::memcmp(x + 1, y + 1, len - sizeof(Ipv6Hdr)) == 0;
 }
 
 }  // namespace
 
-// Largest TCP payload the merged packet may carry without an IP length (inner
-// or outer) exceeding 65,535.
+// Largest TCP payload the merged packet may carry without an IP datagram
+// (inner or outer, its header included) exceeding 65,535 bytes: Linux's GRO
+// keeps to that for IPv6 too (GRO_LEGACY_MAX_SIZE), although IPv6's
+// payload_length alone would allow 40 bytes more.
 uint32_t payload_limit(const Layout& l) {
-  auto room = [](IpVer v, uint32_t from, uint32_t to) {
-    uint32_t fixed = v == IpVer::V6 ? sizeof(Ipv6Hdr) : 0;  // not counted in payload_length
-    return kMaxIpLength + fixed - (to - from);
-  };
-  uint32_t limit = room(l.ip, l.l3_off, l.header_len());
-  if (l.tunnel) limit = std::min(limit, room(l.outer_ip, l.outer_l3_off, l.header_len()));
+  auto room = [](uint32_t from, uint32_t to) { return kMaxIpLength - (to - from); };
+  uint32_t limit = room(l.l3_off, l.header_len());
+  if (l.tunnel) limit = std::min(limit, room(l.outer_l3_off, l.header_len()));
   return limit;
 }
 
@@ -153,8 +156,10 @@ Join can_join(const Flow& f, const Segment& s) {
     return Join::Mismatch;
   if (s.payload_len > f.mss || f.payload_len + s.payload_len > f.payload_max)
     return Join::Mismatch;
-  if (!ip_fields_match(f.head, s.m, l.ip, l.l3_off)) return Join::Mismatch;
-  if (l.tunnel && !ip_fields_match(f.head, s.m, l.outer_ip, l.outer_l3_off)) return Join::Mismatch;
+  if (!ip_fields_match(f.head, s.m, l.ip, l.l3_off, l.l3_len)) return Join::Mismatch;
+  if (l.tunnel && (n.outer_l3_len != l.outer_l3_len ||
+                   !ip_fields_match(f.head, s.m, l.outer_ip, l.outer_l3_off, l.outer_l3_len)))
+    return Join::Mismatch;
   if (l.ip == IpVer::V4) {
     const auto* ip = header_at<Ipv4Hdr>(s.m, n.l3_off);
     uint16_t id = ip->id.get();

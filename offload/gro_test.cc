@@ -312,6 +312,11 @@ void more_fragments(Bytes& f) {  // first fragment of a datagram: MF, offset 0
 }
 void change_flow_label(Bytes& f) { f[decode(f).ip.off + 3] ^= 0x01; }
 const Bytes kRouterAlert = {0x94, 0x04, 0x00, 0x00};
+// A hop-by-hop and a destination options header, each with an option of an
+// experimental type (RFC 4727) that a receiver skips.
+void with_ipv6_options(TcpSpec& s) {
+  s.ipv6_ext = {{0, {0x1e, 2, 0xaa, 0xbb}}, {60, {0x1e, 4, 1, 2, 3, 4}}};
+}
 
 const std::vector<Rule>& rules() {
   using O = Outcome;
@@ -352,6 +357,10 @@ const std::vector<Rule>& rules() {
       {"IpOptionsDiffer", kInner4, [](TcpSpec& s) { s.ip_options = kRouterAlert; }, [](TcpSpec& s) { s.ip_options[3] = 1; }, {}, 0, O::SecondHeld, {}},
       {"IpOptionsAdded", kInner4, {}, [](TcpSpec& s) { s.ip_options = kRouterAlert; }, {}, 0, O::SecondHeld, {}},
       {"Fragment", kInner4, {}, {}, more_fragments, 0, O::NotAFlow, kPassed},
+      {"Ipv6ExtensionsOnBoth", kInner6, with_ipv6_options, {}, {}, 0, O::Merged, kMergedOnce},
+      {"Ipv6ExtensionsDiffer", kInner6, with_ipv6_options, [](TcpSpec& s) { s.ipv6_ext[1].options[5] = 9; }, {}, 0, O::SecondHeld, {}},
+      {"Ipv6ExtensionsAdded", kInner6, {}, with_ipv6_options, {}, 0, O::SecondHeld, {}},
+      {"Ipv6RoutingHeader", kInner6, {}, [](TcpSpec& s) { s.ipv6_ext = {{43, {0, 0, 0, 0, 0, 0}}}; }, {}, 0, O::NotAFlow, kPassed},
       {"L4FlagGood", kAll, {}, {}, {}, RTE_MBUF_F_RX_L4_CKSUM_GOOD, O::Merged, kMergedOnce},
       {"L4FlagNoneFieldEmpty", kAll, {}, {}, zero_tcp_checksum, RTE_MBUF_F_RX_L4_CKSUM_NONE, O::Merged, kMergedOnce},
       {"L4FlagBad", kAll, {}, {}, {}, RTE_MBUF_F_RX_L4_CKSUM_BAD, O::SecondPassed, kBad},
@@ -435,13 +444,14 @@ INSTANTIATE_TEST_SUITE_P(Rules, GroRule, ::testing::ValuesIn(rule_cases()),
 
 // ---- Per IP version and encapsulation -------------------------------------
 
-// Largest payload one packet may carry: every IP length (inner, and outer for
-// a tunnel) at most 65,535.
+// Largest payload one packet may carry: every IP datagram (inner, and outer
+// for a tunnel), its header included, at most 65,535 bytes, IPv6 too (Linux's
+// GRO_LEGACY_MAX_SIZE).
 uint32_t max_payload(const Bytes& frame) {
   Decoded d = decode(frame);
   uint32_t hdr = uint32_t(d.tcp_off + d.tcp_hdr_len);
   auto room = [&](const DecodedIp& ip) {
-    return kMaxIpLen + (ip.version == 6 ? 40 : 0) - (hdr - uint32_t(ip.off));
+    return kMaxIpLen - (hdr - uint32_t(ip.off));
   };
   return d.tunnel ? std::min(room(d.ip), room(d.outer)) : room(d.ip);
 }
@@ -465,6 +475,21 @@ TEST_P(GroVariant, SixtyFullSegmentsSplitBelow64K) {
   expect_merged(b.out[1], slice(f, fit, 60));
   expect_counts(t.stats(), 60,
                 {{&GroStats::merged_packets, 2}, {&GroStats::segments_absorbed, 58}});
+  free_all(b.out);
+}
+
+// Extension headers count toward the 65,535 bytes like the IPv6 header itself.
+TEST_F(GroTest, Ipv6ExtensionsCountTowardThe64KLimit) {
+  TcpSpec base = base_spec(kV6);
+  with_ipv6_options(base);
+  std::vector<Bytes> f = stream_frames(base, 60);
+  uint32_t fit = max_payload(f[0]) / kMss;
+  EXPECT_EQ(fit, 45u);  // 40 + 16 + 32 + 45 * 1448 = 65,248
+  GroTable t(GroConfig{});
+  Burst b = run(t, mbufs(f));
+  ASSERT_EQ(b.out.size(), 2u);
+  expect_merged(b.out[0], slice(f, 0, fit));
+  expect_merged(b.out[1], slice(f, fit, 60));
   free_all(b.out);
 }
 

@@ -59,6 +59,8 @@ Offsets offsets_of(const TcpSpec& s) {
   }
   o.l3 = off;
   o.l3_len = s.ip == IpVer::V4 ? 20 + padded(s.ip_options) : 40;
+  if (s.ip == IpVer::V6)
+    for (const auto& e : s.ipv6_ext) o.l3_len += uint32_t((2 + e.options.size() + 7) / 8 * 8);
   o.l4 = o.l3 + o.l3_len;
   o.l4_len = 20 + padded(s.tcp_options);
   return o;
@@ -447,7 +449,10 @@ std::vector<Named> golden_specs() {
   TcpSpec v6_vlan = v6;
   v6_vlan.vlan = 0x0abc;
   v6_vlan.seq = 0xfffff000;
-  return {{"V4", golden_v4()}, {"V4Vlan", v4_vlan}, {"V6", v6}, {"V6Vlan", v6_vlan}};
+  TcpSpec v6_ext = v6;  // hop-by-hop and destination options, copied into every segment
+  v6_ext.ipv6_ext = {{0, {0x1e, 2, 0xaa, 0xbb}}, {60, {0x1e, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}}};
+  return {{"V4", golden_v4()}, {"V4Vlan", v4_vlan}, {"V6", v6}, {"V6Vlan", v6_vlan},
+          {"V6Extensions", v6_ext}};
 }
 
 using GoldenParam = std::tuple<Named, PayloadMode, ChecksumMode, Shape>;

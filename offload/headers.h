@@ -18,6 +18,10 @@ constexpr uint16_t kEtherTypeArp = 0x0806;
 constexpr uint8_t kIpProtoIcmpv6 = 58;
 constexpr uint8_t kIpProtoTcp = 6;
 constexpr uint8_t kIpProtoUdp = 17;
+// IPv6 extension headers (RFC 8200 section 4) the parser walks: options only,
+// nothing that changes how the packet is checksummed or delivered.
+constexpr uint8_t kIpv6HopByHop = 0;
+constexpr uint8_t kIpv6DestOptions = 60;
 constexpr uint16_t kVxlanPort = 4789;  // IANA, RFC 7348 section 5
 // Largest IPv4 total length / IPv6 payload length: a GSO packet is at most this.
 constexpr uint32_t kMaxIpLength = 65535;
@@ -86,6 +90,15 @@ struct Ipv6Hdr {
   [[nodiscard]] uint8_t ecn() const { return traffic_class() & 0x3; }
 } __attribute__((packed));
 static_assert(sizeof(Ipv6Hdr) == 40);
+
+// The common start of the Hop-by-Hop and Destination Options headers.
+struct Ipv6OptionsHdr {
+  uint8_t next_header;
+  uint8_t len_8;  // length in 8-byte units, not counting the first 8
+
+  [[nodiscard]] uint32_t length() const { return (uint32_t(len_8) + 1) * 8; }
+} __attribute__((packed));
+static_assert(sizeof(Ipv6OptionsHdr) == 2);
 
 struct TcpHdr {
   be16 src_port;

@@ -116,6 +116,12 @@ Base tcp4_ip_options() {
   b.spec.ip_options = {0x94, 0x04, 0x00, 0x00};  // router alert (RFC 2113)
   return b;
 }
+// Hop-by-hop (8 bytes) then destination options (8 bytes) before TCP.
+Base tcp6_ext() {
+  Base b = tcp6();
+  b.spec.ipv6_ext = {{0, {0x1e, 4, 1, 2, 3, 4}}, {60, {0x1e, 4, 5, 6, 7, 8}}};
+  return b;
+}
 Base vxlan4() {
   Base b = tcp4();
   b.spec.vxlan = VxlanSpec{};
@@ -177,10 +183,18 @@ const Mutation ipv6_payload_length_one_too_small = [](Case& c) {
   c.put16(c.l3() + 4, c.get16(c.l3() + 4) - 1);
 };
 const Mutation ipv6_payload_length_max = [](Case& c) { c.put16(c.l3() + 4, 0xffff); };
-const Mutation ipv6_next_header_hop_by_hop = [](Case& c) { c.frame[c.l3() + 6] = 0; };
 const Mutation ipv6_next_header_routing = [](Case& c) { c.frame[c.l3() + 6] = 43; };
 const Mutation ipv6_next_header_fragment = [](Case& c) { c.frame[c.l3() + 6] = 44; };
-const Mutation inner_ipv6_next_header_hop_by_hop = ipv6_next_header_hop_by_hop;
+const Mutation inner_ipv6_next_header_routing = ipv6_next_header_routing;
+// IPv6 extension headers (base tcp6_ext: hop-by-hop at l3 + 40, then
+// destination options at l3 + 48).
+const Mutation hop_by_hop_next_header_routing = [](Case& c) { c.frame[c.l3() + 40] = 43; };
+const Mutation hop_by_hop_next_header_esp = [](Case& c) { c.frame[c.l3() + 40] = 50; };
+const Mutation hop_by_hop_480_bytes_long = [](Case& c) { c.frame[c.l3() + 41] = 59; };
+const Mutation datagram_ends_inside_destination_options = [](Case& c) {
+  c.put16(c.l3() + 4, 12);
+  c.cut(c.l3() + 52);
+};
 const Mutation ipv6_version_4 = [](Case& c) { c.frame[c.l3()] = uint8_t(0x40 | (c.frame[c.l3()] & 0xf)); };
 // Truncated headers: the frame (and the IP datagram) end inside one.
 const Mutation frame_cut_to_13_bytes = [](Case& c) { c.cut(13); };
@@ -337,10 +351,13 @@ const std::vector<Row>& rows() {
       ROW(Ipv6LengthMismatch, tcp6, ipv6_payload_length_one_too_big),
       ROW(Ipv6LengthMismatch, tcp6, ipv6_payload_length_one_too_small),
       ROW(Ipv6LengthMismatch, tcp6, ipv6_payload_length_max),
-      ROW(Ipv6UnsupportedNextHeader, tcp6, ipv6_next_header_hop_by_hop),
       ROW(Ipv6UnsupportedNextHeader, tcp6, ipv6_next_header_routing),
       ROW(Ipv6UnsupportedNextHeader, tcp6, ipv6_next_header_fragment),
-      ROW(Ipv6UnsupportedNextHeader, vxlan6, inner_ipv6_next_header_hop_by_hop),
+      ROW(Ipv6UnsupportedNextHeader, vxlan6, inner_ipv6_next_header_routing),
+      ROW(Ipv6UnsupportedNextHeader, tcp6_ext, hop_by_hop_next_header_routing),
+      ROW(Ipv6UnsupportedNextHeader, tcp6_ext, hop_by_hop_next_header_esp),
+      ROW(Ipv6ExtensionsTooLong, tcp6_ext, hop_by_hop_480_bytes_long),
+      ROW(Ipv6ExtensionTruncated, tcp6_ext, datagram_ends_inside_destination_options),
       ROW(NotTcp, tcp4, ipv4_protocol_udp_with_valid_udp_header),
       ROW(NotTcp, tcp6, ipv6_next_header_udp_with_valid_udp_header),
       ROW(NotTcp, tcp4, ipv4_protocol_icmp),

@@ -65,6 +65,27 @@ Reason parse_ipv4(const rte_mbuf* m, const Bounds& b, uint32_t off, bool exact, 
   return Reason::Ok;
 }
 
+// The largest l3_len an mbuf holds (a 9-bit field).
+constexpr uint32_t kMaxL3Len = 511;
+
+// Walks Hop-by-Hop and Destination Options headers from `off`, the end of the
+// fixed IPv6 header. Others (Routing, Fragment, AH, ESP...) are refused: a
+// Routing header changes the destination the TCP checksum covers, and a
+// fragment is never one segment of a stream.
+Reason walk_ipv6_extensions(const rte_mbuf* m, const Bounds& b, uint32_t l3_off, uint8_t& next,
+                            uint32_t& off) {
+  while (next == kIpv6HopByHop || next == kIpv6DestOptions) {
+    VO_TRY(b.need(off, 8, Reason::Ipv6ExtensionTruncated));
+    const auto* ext = header_at<Ipv6OptionsHdr>(m, off);
+    if (off + ext->length() - l3_off > kMaxL3Len) return Reason::Ipv6ExtensionsTooLong;
+    VO_TRY(b.need(off, ext->length(), Reason::Ipv6ExtensionTruncated));
+    next = ext->next_header;
+    off += ext->length();
+  }
+  if (next != kIpProtoTcp && next != kIpProtoUdp) return Reason::Ipv6UnsupportedNextHeader;
+  return Reason::Ok;
+}
+
 Reason parse_ipv6(const rte_mbuf* m, const Bounds& b, uint32_t off, bool exact, L3& l3) {
   VO_TRY(b.need(off, sizeof(Ipv6Hdr), Reason::TruncatedIpv6));
   const auto* ip = header_at<Ipv6Hdr>(m, off);
@@ -72,11 +93,11 @@ Reason parse_ipv6(const rte_mbuf* m, const Bounds& b, uint32_t off, bool exact, 
   uint32_t payload = ip->payload_length.get();
   uint32_t present = b.end - off - sizeof(Ipv6Hdr);
   if (payload > present || (exact && payload != present)) return Reason::Ipv6LengthMismatch;
-  // Extension headers are not walked: a GSO/GRO engine that skipped them
-  // would have to understand every one (RFC 8200 section 4) to stay correct.
-  if (ip->next_header != kIpProtoTcp && ip->next_header != kIpProtoUdp)
-    return Reason::Ipv6UnsupportedNextHeader;
-  l3 = {IpVer::V6, uint32_t(sizeof(Ipv6Hdr)), uint32_t(off + sizeof(Ipv6Hdr) + payload), ip->next_header};
+  const uint32_t end = uint32_t(off + sizeof(Ipv6Hdr) + payload);
+  uint8_t next = ip->next_header;
+  uint32_t l4_off = off + sizeof(Ipv6Hdr);
+  VO_TRY(walk_ipv6_extensions(m, Bounds{end, b.first}, off, next, l4_off));
+  l3 = {IpVer::V6, l4_off - off, end, next};
   return Reason::Ok;
 }
 

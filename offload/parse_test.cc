@@ -26,6 +26,12 @@ using testing::VxlanSpec;
 uint16_t padded(const Bytes& b) { return uint16_t((b.size() + 3) / 4 * 4); }
 uint16_t eth_len(const std::optional<uint16_t>& vlan) { return 14 + (vlan ? 4 : 0); }
 uint16_t ip_len(IpVer v, const Bytes& opts) { return v == IpVer::V4 ? 20 + padded(opts) : 40; }
+// IPv6 extension headers: 2 bytes of type and length, options, padded to 8.
+uint16_t ext_len(const TcpSpec& s) {
+  uint16_t n = 0;
+  for (const auto& e : s.ipv6_ext) n += uint16_t((2 + e.options.size() + 7) / 8 * 8);
+  return n;
+}
 
 // What parse() must report for a packet built from `s` (plus `pad` bytes of link padding).
 Layout expected_layout(const TcpSpec& s) {
@@ -45,7 +51,7 @@ Layout expected_layout(const TcpSpec& s) {
   }
   l.ip = s.ip;
   l.l3_off = off;
-  l.l3_len = ip_len(s.ip, s.ip_options);
+  l.l3_len = ip_len(s.ip, s.ip_options) + ext_len(s);
   l.l4_off = off + l.l3_len;
   l.l4_len = 20 + padded(s.tcp_options);
   l.l4_proto = 6;
@@ -123,6 +129,12 @@ const Bytes kTcpOpts40 = [] {
   return b;
 }();
 
+// Hop-by-hop (16 bytes) and destination options (8 bytes) before TCP.
+TcpSpec with_ext(TcpSpec s) {
+  s.ipv6_ext = {{0, {0x1e, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}, {60, {}}};
+  return s;
+}
+
 struct Kind {
   std::string name;
   TcpSpec spec;
@@ -151,6 +163,8 @@ std::vector<Kind> kinds() {
       {"chain_ipv4", spec(3000, {}, kRouterAlert, kTs), 1000},
       {"chain_ipv6_odd", v6(spec(2999, 5, {}, kTs)), 333},
       {"chain_vxlan6_in4", spec(4000, {}, {}, kTs, outer(IpVer::V6, 9)), 777},
+      {"ipv6_hop_by_hop_dest_opts", with_ext(v6(spec(100)))},
+      {"vxlan4_in6_ext_vlan", with_ext(v6(spec(100, {}, {}, kTs, outer(IpVer::V4, 3))))},
   };
 }
 
@@ -196,7 +210,7 @@ TEST_P(ParseKinds, ApplyLengthsUsesDpdkConvention) {
     EXPECT_EQ(m->outer_l3_len, 0);
     EXPECT_EQ(m->l2_len, eth_len(s.vlan));
   }
-  EXPECT_EQ(m->l3_len, ip_len(s.ip, s.ip_options));
+  EXPECT_EQ(m->l3_len, ip_len(s.ip, s.ip_options) + ext_len(s));
   EXPECT_EQ(m->l4_len, 20 + padded(s.tcp_options));
   rte_pktmbuf_free(m);
 }

@@ -21,7 +21,9 @@ namespace vo {
   X(TruncatedIpv6, "IPv6 header truncated")                                  \
   X(Ipv6BadVersion, "IPv6 version field is not 6")                           \
   X(Ipv6LengthMismatch, "IPv6 payload length disagrees with the bytes present") \
-  X(Ipv6UnsupportedNextHeader, "IPv6 next header is an extension header")   \
+  X(Ipv6UnsupportedNextHeader, "IPv6 extension header other than hop-by-hop or destination options") \
+  X(Ipv6ExtensionTruncated, "IPv6 extension header past the datagram")       \
+  X(Ipv6ExtensionsTooLong, "IPv6 header and extensions over 511 bytes (DPDK's l3_len)") \
   X(NotTcp, "not TCP")                                                       \
   X(TruncatedTcp, "TCP header truncated")                                    \
   X(TcpDoffTooSmall, "TCP data offset below 5")                              \

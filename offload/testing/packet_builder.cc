@@ -93,6 +93,26 @@ void put_ip(Bytes& b, IpVer ver, const Bytes& src, const Bytes& dst, uint8_t tos
   }
 }
 
+// The extension headers' bytes, each pointing at the next, the last at `last`.
+Bytes ipv6_extensions(const std::vector<Ipv6Ext>& exts, uint8_t last) {
+  Bytes b;
+  for (size_t i = 0; i < exts.size(); ++i) {
+    b.push_back(i + 1 < exts.size() ? exts[i + 1].type : last);
+    size_t len_at = b.size();
+    b.push_back(0);
+    b.insert(b.end(), exts[i].options.begin(), exts[i].options.end());
+    size_t used = 2 + exts[i].options.size(), pad = (8 - used % 8) % 8;
+    if (pad == 1) b.push_back(0);  // Pad1
+    if (pad >= 2) {                // PadN
+      b.push_back(1);
+      b.push_back(uint8_t(pad - 2));
+      b.insert(b.end(), pad - 2, 0);
+    }
+    b[len_at] = uint8_t((used + pad) / 8 - 1);
+  }
+  return b;
+}
+
 // The inner (or only) Ethernet/IP/TCP/payload of a spec.
 Bytes build_inner(const TcpSpec& s, uint8_t mac_seed) {
   Bytes src = address(s.ip, s.src), dst = address(s.ip, s.dst);
@@ -100,7 +120,11 @@ Bytes build_inner(const TcpSpec& s, uint8_t mac_seed) {
   uint32_t tcp_len = 20 + uint32_t(tcp_opts.size()) + s.payload_len;
   Bytes b;
   put_eth(b, s.vxlan ? std::nullopt : s.vlan, s.ip == IpVer::V4 ? 0x0800 : 0x86dd, mac_seed);
-  put_ip(b, s.ip, src, dst, s.tos, s.ttl, s.ip_id, s.dont_fragment, ip_opts, 6, tcp_len);
+  Bytes ext = s.ip == IpVer::V6 ? ipv6_extensions(s.ipv6_ext, 6) : Bytes{};
+  uint8_t proto = ext.empty() ? 6 : s.ipv6_ext[0].type;
+  put_ip(b, s.ip, src, dst, s.tos, s.ttl, s.ip_id, s.dont_fragment, ip_opts, proto,
+         uint32_t(ext.size()) + tcp_len);
+  b.insert(b.end(), ext.begin(), ext.end());
   size_t tcp = b.size();
   put16(b, s.src_port);
   put16(b, s.dst_port);

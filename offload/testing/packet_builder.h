@@ -29,6 +29,13 @@ struct VxlanSpec {
   bool udp_checksum = false;  // compute the outer UDP checksum (else zero)
 };
 
+// An IPv6 extension header: its type (the next-header value naming it) and
+// its option bytes, padded with PadN to a multiple of 8 with its first two bytes.
+struct Ipv6Ext {
+  uint8_t type = 0;  // 0 hop-by-hop, 60 destination options, 43 routing...
+  Bytes options;
+};
+
 enum class L4Checksum : uint8_t {
   Full,     // a finished TCP checksum, as on the wire
   Partial,  // the pseudo-header sum, as a guest hands a TSO/NEEDS_CSUM packet
@@ -45,6 +52,7 @@ struct TcpSpec {
   uint16_t ip_id = 0x1000;
   bool dont_fragment = true;
   Bytes ip_options;  // IPv4 only; padded to 4 bytes
+  std::vector<Ipv6Ext> ipv6_ext;  // IPv6 only: between the IPv6 and TCP headers
   uint16_t src_port = 40000;
   uint16_t dst_port = 5201;
   uint32_t seq = 1000;

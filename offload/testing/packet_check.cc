@@ -36,6 +36,13 @@ bool decode_ip(const Bytes& f, size_t off, DecodedIp& ip, std::string& err) {
     ip.total_len = 40 + get16(f, off + 4);
     ip.proto = f[off + 6];
     ip.ttl = f[off + 7];
+    // Hop-by-hop, routing, destination options: next header, length in 8s.
+    while (ip.proto == 0 || ip.proto == 43 || ip.proto == 60) {
+      size_t x = off + ip.hdr_len;
+      if (x + 8 > f.size()) return err = "ipv6 extension truncated", false;
+      ip.proto = f[x];
+      ip.hdr_len += (f[x + 1] + 1u) * 8;
+    }
   } else {
     return err = "ip version", false;
   }
