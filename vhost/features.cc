@@ -98,6 +98,17 @@ std::optional<uint64_t> parse_disabled(std::string_view list, std::string& error
   return close_over_dependencies(disabled);
 }
 
+Reason metadata_from_guest(uint64_t features, rte_mbuf* m) {
+  Reason r = Reason::Ok;
+  if (m->ol_flags & RTE_MBUF_F_RX_LRO)
+    r = mark_tso_from_peer(m, m->tso_segsz);
+  else if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE)
+    r = mark_partial_checksum(m);
+  // librte_vhost acts on a header's GSO and NEEDS_CSUM whatever was
+  // negotiated: an offload switched off for this guest stays off.
+  return r == Reason::Ok ? check_negotiated(features, m) : r;
+}
+
 Reason check_negotiated(uint64_t features, const rte_mbuf* m) {
   if (has_partial_checksum(m) && !(features & bit(kCsum))) return Reason::CsumNotNegotiated;
   if (is_large_segment(m)) {

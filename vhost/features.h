@@ -51,6 +51,13 @@ std::optional<uint64_t> parse_disabled(std::string_view list, std::string& error
 // section 5.1.6.2.1: a driver must not ask otherwise; a hostile one may).
 [[nodiscard]] Reason check_negotiated(uint64_t features, const rte_mbuf* m);
 
+// A guest's packet as librte_vhost hands it over in compliant mode
+// (RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS: GSO as RX_LRO + tso_segsz,
+// NEEDS_CSUM as RX_L4_CKSUM_NONE) given the switch's offload metadata, what
+// the header claimed checked against the bytes and against `features`.
+// Reason::Ok, or why the packet is refused (the caller drops it).
+[[nodiscard]] Reason metadata_from_guest(uint64_t features, rte_mbuf* m);
+
 // Offloads that were offered but the guest did not take, for a log line.
 std::string refused_names(uint64_t offered, uint64_t negotiated);
 

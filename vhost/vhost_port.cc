@@ -241,17 +241,7 @@ void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
   uint16_t kept = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    Reason r = Reason::Ok;
-    // Compliant mode (RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS): a guest's GSO
-    // packet arrives as RX_LRO + tso_segsz, a NEEDS_CSUM one as
-    // RX_L4_CKSUM_NONE. What the header claimed is checked against the bytes.
-    if (m->ol_flags & RTE_MBUF_F_RX_LRO)
-      r = mark_tso_from_peer(m, m->tso_segsz);
-    else if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE)
-      r = mark_partial_checksum(m);
-    // librte_vhost acts on a header's GSO and NEEDS_CSUM whatever was
-    // negotiated: an offload switched off for this guest stays off.
-    if (r == Reason::Ok) r = check_negotiated(features, m);
+    Reason r = metadata_from_guest(features, m);
     if (admit_rx(m, r, "guest")) pkts[kept++] = m;
   }
   n = kept;

@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "offload/fuzz/fuzz_chain.h"
 #include "offload/fuzz/fuzz_input.h"
 #include "offload/gro.h"
 #include "offload/gso.h"
@@ -54,19 +55,11 @@
 namespace vo::fuzz {
 namespace {
 
-#define CHECK(cond)                                                                      \
-  do {                                                                                   \
-    if (!(cond)) {                                                                       \
-      std::fprintf(stderr, "fuzz_engine: invariant failed at %s:%d: %s\n", __FILE__,     \
-                   __LINE__, #cond);                                                     \
-      std::abort();                                                                      \
-    }                                                                                    \
-  } while (0)
+#define CHECK VO_FUZZ_CHECK
 
-using Bytes = std::vector<uint8_t>;
+
 
 constexpr uint16_t kInputRoom = 2048;
-constexpr uint32_t kMaxChain = 1024;  // mbufs per input chain
 
 struct Pools {
   testing::Pool* input;
@@ -78,38 +71,10 @@ struct Pools {
   }
 };
 Pools g;
-std::atomic<int64_t> g_ext_live{0};
 bool g_trace = false;  // VO_FUZZ_TRACE=1: one line per round on stderr (for seeds and repros)
-
-void ext_free(void* addr, void* opaque) {
-  std::free(addr);
-  std::free(opaque);
-  g_ext_live--;
-}
 
 // ---------------------------------------------------------------------------
 // Building the input.
-
-rte_mbuf* new_mbuf(const uint8_t* data, uint32_t n, bool external) {
-  rte_mbuf* m = rte_pktmbuf_alloc(g.input->get());
-  CHECK(m != nullptr);
-  if (external) {
-    void* buf = std::malloc(n ? n : 1);
-    auto* sh = static_cast<rte_mbuf_ext_shared_info*>(std::malloc(sizeof(rte_mbuf_ext_shared_info)));
-    CHECK(buf != nullptr && sh != nullptr);
-    sh->free_cb = ext_free;
-    sh->fcb_opaque = sh;
-    rte_mbuf_ext_refcnt_set(sh, 1);
-    g_ext_live++;
-    rte_pktmbuf_attach_extbuf(m, buf, 0, uint16_t(n), sh);
-  }
-  if (n > 0) {
-    char* dst = rte_pktmbuf_append(m, uint16_t(n));
-    CHECK(dst != nullptr);
-    std::memcpy(dst, data, n);
-  }
-  return m;
-}
 
 Bytes make_frame(const Params& p, const uint8_t* data, size_t size) {
   Bytes f(data, data + size);
@@ -130,30 +95,9 @@ Bytes make_frame(const Params& p, const uint8_t* data, size_t size) {
 }
 
 rte_mbuf* build_input(const Params& p, const Bytes& f) {
-  bool ext = p.flags_a & kExternalBufs;
-  uint32_t first = p.first_seg ? p.first_seg : kInputRoom;
-  uint32_t later = p.later_seg ? p.later_seg : kInputRoom;
-  size_t size = f.size();
-  first = uint32_t(std::min<size_t>(first, size));
-  if (size > first) {
-    size_t rest = size - first;
-    later = std::max<uint32_t>(later, uint32_t((rest + kMaxChain - 2) / (kMaxChain - 1)));
-    later = std::min<uint32_t>(later, kInputRoom);
-  }
-  rte_mbuf* head = new_mbuf(f.data(), first, ext);
-  rte_mbuf* last = head;
-  auto link = [&](rte_mbuf* m) {
-    last->next = m;
-    last = m;
-    head->nb_segs++;
-    head->pkt_len += m->data_len;
-  };
-  if (p.flags_a & kEmptyMbuf) link(new_mbuf(nullptr, 0, ext));
-  for (size_t off = first; off < size;) {
-    uint32_t n = uint32_t(std::min<size_t>(later, size - off));
-    link(new_mbuf(f.data() + off, n, ext));
-    off += n;
-  }
+  ChainShape shape{p.first_seg, p.later_seg, bool(p.flags_a & kExternalBufs),
+                   bool(p.flags_a & kEmptyMbuf)};
+  rte_mbuf* head = build_chain(g.input->get(), kInputRoom, f, shape);
 
   // |=: attach_extbuf set RTE_MBUF_F_EXTERNAL, which must stay.
   head->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
@@ -179,15 +123,6 @@ void restore_pkt_len(rte_mbuf* m) {
 
 // ---------------------------------------------------------------------------
 // Looking at packets.
-
-Bytes flatten(const rte_mbuf* m) {
-  Bytes b;
-  for (; m != nullptr; m = m->next) {
-    const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
-    b.insert(b.end(), p, p + m->data_len);
-  }
-  return b;
-}
 
 struct Snapshot {
   Bytes bytes;
@@ -559,13 +494,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (vo::PayloadMode pm : {vo::PayloadMode::Attach, vo::PayloadMode::Copy}) {
     run_round(p, frame, pm);
     std::vector<uint32_t> now = g.in_use();
-    if (now != baseline || g_ext_live.load() != 0) {
+    if (now != baseline || external_buffers_live() != 0) {
       std::fprintf(stderr,
                    "fuzz_engine: leak after %s round: in_use input %u->%u header %u->%u "
                    "header_tiny %u->%u indirect %u->%u, external buffers live %lld\n",
                    pm == vo::PayloadMode::Attach ? "Attach" : "Copy", baseline[0], now[0],
                    baseline[1], now[1], baseline[2], now[2], baseline[3], now[3],
-                   (long long)g_ext_live.load());
+                   (long long)external_buffers_live());
       std::abort();
     }
   }
