@@ -194,7 +194,9 @@ Options for the port named just before them:
   --mac MAC               the port's MAC for port security (default: the first
                           one it sends from each time it comes up)
   --allowed-ips LIST      source IPv4/IPv6 addresses the port may use, comma-
-                          separated (0.0.0.0, :: and link-local always allowed)
+                          separated; besides them only 0.0.0.0 (DHCP), :: (DAD)
+                          and the link-local address of its MAC (EUI-64). Both
+                          families are held: list a private link-local too
   --tag VLAN              access port: its frames are untagged on the wire and belong
                           to VLAN (1..4094); tagged frames from it are dropped
   --trunks LIST           trunk port: carries the VLANs in LIST (e.g. 10,20,100-199)

@@ -19,7 +19,22 @@ const T* at(const rte_mbuf* m, uint32_t off) {
   return off + sizeof(T) <= m->data_len ? header_at<T>(m, off) : nullptr;
 }
 
-bool is_link_local(const Ipv6Addr& a) { return a.b[0] == 0xfe && (a.b[1] & 0xc0) == 0x80; }
+// The link-local address a host derives from its MAC (RFC 4291 appendix A,
+// modified EUI-64): what Linux uses unless told to pick a private one.
+Ipv6Addr link_local_of(const MacAddr& mac) {
+  Ipv6Addr a{};
+  a.b[0] = 0xfe;
+  a.b[1] = 0x80;
+  a.b[8] = mac.b[0] ^ 0x02;
+  a.b[9] = mac.b[1];
+  a.b[10] = mac.b[2];
+  a.b[11] = 0xff;
+  a.b[12] = 0xfe;
+  a.b[13] = mac.b[3];
+  a.b[14] = mac.b[4];
+  a.b[15] = mac.b[5];
+  return a;
+}
 bool is_unspecified(const Ipv6Addr& a) { return a == Ipv6Addr{}; }
 
 }  // namespace
@@ -74,12 +89,18 @@ std::string describe(const PortSecurityConfig& c) {
   return out;
 }
 
+// With addresses given, both families are held: a port listed with IPv4
+// addresses alone may use IPv6 only from its MAC's link-local address (as
+// OpenStack's port security), and one listed with IPv6 alone no IPv4 but
+// DHCP's 0.0.0.0. Link-local addresses are held too: another guest's would
+// let it take over that guest's neighbour entries on the link.
 bool PortSecurity::ipv4_ok(uint32_t a) const {
-  return cfg_.ipv4.empty() || a == 0 || std::find(cfg_.ipv4.begin(), cfg_.ipv4.end(), a) != cfg_.ipv4.end();
+  return !holds_addresses() || a == 0 ||
+         std::find(cfg_.ipv4.begin(), cfg_.ipv4.end(), a) != cfg_.ipv4.end();
 }
 
 bool PortSecurity::ipv6_ok(const Ipv6Addr& a) const {
-  return cfg_.ipv6.empty() || is_unspecified(a) || is_link_local(a) ||
+  return !holds_addresses() || is_unspecified(a) || (mac_ && a == link_local_of(*mac_)) ||
          std::find(cfg_.ipv6.begin(), cfg_.ipv6.end(), a) != cfg_.ipv6.end();
 }
 
@@ -106,7 +127,7 @@ Reason PortSecurity::check_arp(const rte_mbuf* m, uint32_t off) const {
 }
 
 Reason PortSecurity::check_ipv4(const rte_mbuf* m, uint32_t off) const {
-  if (cfg_.ipv4.empty()) return Reason::Ok;
+  if (!holds_addresses()) return Reason::Ok;
   const auto* ip = at<Ipv4Hdr>(m, off);
   if (ip == nullptr) return Reason::TruncatedIpv4;
   return ipv4_ok(ip->src.get()) ? Reason::Ok : Reason::SpoofedIp;

@@ -52,6 +52,7 @@ class PortSecurity {
  private:
   bool ipv4_ok(uint32_t a) const;
   bool ipv6_ok(const Ipv6Addr& a) const;
+  [[nodiscard]] bool holds_addresses() const { return !cfg_.ipv4.empty() || !cfg_.ipv6.empty(); }
   Reason check_arp(const rte_mbuf* m, uint32_t off) const;
   Reason check_ipv4(const rte_mbuf* m, uint32_t off) const;
   Reason check_ipv6(const rte_mbuf* m, uint32_t off) const;

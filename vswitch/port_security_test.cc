@@ -18,6 +18,10 @@ using testing::Bytes;
 
 const char* kOwn = "02:00:00:00:00:01";
 const char* kOther = "02:00:00:00:00:02";
+// Their link-local addresses as a host derives them from the MAC (RFC 4291
+// appendix A: ff:fe in the middle, the universal/local bit flipped).
+const char* kOwnLinkLocal = "fe80::ff:fe00:1";
+const char* kOtherLinkLocal = "fe80::ff:fe00:2";
 
 // Any MAC, group addresses too (parse_mac takes only a port's).
 Bytes mac(const char* s) {
@@ -125,19 +129,51 @@ TEST_F(PortSecurityTest, AFixedMacAndAddresses) {
       {"IPv6 from its address", eth(kOwn, 0x86dd, ipv6("fd00::1", 17, Bytes(8, 0))), Reason::Ok},
       {"IPv6 from another address", eth(kOwn, 0x86dd, ipv6("fd00::2", 17, Bytes(8, 0))),
        Reason::SpoofedIp},
-      {"IPv6 from a link-local address", eth(kOwn, 0x86dd, ipv6("fe80::1", 17, Bytes(8, 0))),
-       Reason::Ok},
+      {"IPv6 from its MAC's link-local address (modified EUI-64)",
+       eth(kOwn, 0x86dd, ipv6(kOwnLinkLocal, 17, Bytes(8, 0))), Reason::Ok},
+      {"IPv6 from another link-local address", eth(kOwn, 0x86dd, ipv6("fe80::1", 17, Bytes(8, 0))),
+       Reason::SpoofedIp},
+      {"IPv6 from another's MAC's link-local address",
+       eth(kOwn, 0x86dd, ipv6(kOtherLinkLocal, 17, Bytes(8, 0))), Reason::SpoofedIp},
       {"its own advertisement", eth(kOwn, 0x86dd, ipv6("fd00::1", 58, nd(136, "fd00::1", kOwn))),
        Reason::Ok},
       {"an advertisement for another's address",
-       eth(kOwn, 0x86dd, ipv6("fe80::1", 58, nd(136, "fd00::2", kOwn))), Reason::SpoofedIp},
+       eth(kOwn, 0x86dd, ipv6(kOwnLinkLocal, 58, nd(136, "fd00::2", kOwn))), Reason::SpoofedIp},
+      {"an advertisement for another's link-local address",
+       eth(kOwn, 0x86dd, ipv6(kOwnLinkLocal, 58, nd(136, kOtherLinkLocal, kOwn))), Reason::SpoofedIp},
+      {"its own link-local advertisement",
+       eth(kOwn, 0x86dd, ipv6(kOwnLinkLocal, 58, nd(136, kOwnLinkLocal, kOwn))), Reason::Ok},
       {"an advertisement pointing at another's MAC",
        eth(kOwn, 0x86dd, ipv6("fd00::1", 58, nd(136, "fd00::1", kOther))), Reason::SpoofedMac},
       {"a solicitation with another's MAC as source",
-       eth(kOwn, 0x86dd, ipv6("fe80::1", 58, nd(135, "fd00::9", kOther))), Reason::SpoofedMac},
+       eth(kOwn, 0x86dd, ipv6(kOwnLinkLocal, 58, nd(135, "fd00::9", kOther))), Reason::SpoofedMac},
       {"a solicitation from duplicate address detection",
        eth(kOwn, 0x86dd, ipv6("::", 58, nd(135, "fd00::1", kOwn))), Reason::Ok},
       {"another protocol from its MAC", eth(kOwn, 0x88b5, Bytes(46, 0)), Reason::Ok},
+  });
+}
+
+// Addresses of one family hold the other too: a port given only IPv4
+// addresses may use IPv6 from its link-local address alone, as OpenStack's
+// port security does; a guest with a link-local address of its own choosing
+// (stable privacy, RFC 7217) gets it listed.
+TEST_F(PortSecurityTest, AddressesOfOneFamilyHoldTheOther) {
+  PortSecurity s(fixed(kOwn, "10.0.0.1,fe80::1234"));
+  run_table(s, {
+      {"IPv6 from a global address", eth(kOwn, 0x86dd, ipv6("fd00::1", 17, Bytes(8, 0))),
+       Reason::SpoofedIp},
+      {"IPv6 from its MAC's link-local address",
+       eth(kOwn, 0x86dd, ipv6(kOwnLinkLocal, 17, Bytes(8, 0))), Reason::Ok},
+      {"IPv6 from a listed link-local address",
+       eth(kOwn, 0x86dd, ipv6("fe80::1234", 17, Bytes(8, 0))), Reason::Ok},
+      {"IPv6 duplicate address detection", eth(kOwn, 0x86dd, ipv6("::", 58, nd(135, "fd00::1", kOwn))),
+       Reason::Ok},
+  });
+  PortSecurity v6only(fixed(kOwn, "fd00::1"));
+  run_table(v6only, {
+      {"IPv4 from any address", eth(kOwn, 0x0800, ipv4("10.0.0.9")), Reason::SpoofedIp},
+      {"ARP for any address", eth(kOwn, 0x0806, arp(kOwn, "10.0.0.9")), Reason::SpoofedIp},
+      {"DHCP from 0.0.0.0", eth(kOwn, 0x0800, ipv4("0.0.0.0")), Reason::Ok},
   });
 }
 
