@@ -13,7 +13,10 @@ vhost-offload runs three ways, to show what tenant isolation costs:
               port, the receiving port a trunk, so every frame or segment out
               is tagged; in the GRO case the NIC is the trunk and its stream
               comes tagged (untagged, merged per VLAN, to the guest).
-The "vs open" column is each ours-* row's throughput over ours-open's.
+The "vs open" column is the median, over repetitions, of each ours-* run's
+throughput over ours-open's run in the same repetition (every repetition runs
+each implementation once, back to back, starting with a different one);
+"paired vs open" lists those ratios.
 
 The switch (ours or testpmd) forwards on lcore 1; the traffic source and the sinks
 (testpmd with net_pcap, virtio-user and net_null, standing in for guests and NICs)
@@ -375,17 +378,27 @@ def median_row(case, impl, runs):
     return row
 
 
-def add_vs_open(rows):
-    """Each ours-* row's median throughput over ours-open's in the same case."""
-    open_ = {r["case"]: r["gbps"] for r in rows if r["impl"] == "ours-open" and r["gbps"]}
+def add_vs_open(rows, runs):
+    """Each ours-* row against ours-open in the same case, paired by
+    repetition: a repetition runs every implementation back to back, so the
+    ratio of two runs of one repetition leaves out what drifts between
+    repetitions (the other processes on these two CPUs). The median of the
+    paired ratios is the "vs open"; their spread shows how sure it is."""
     for r in rows:
-        if r["impl"].startswith("ours") and r["gbps"] and open_.get(r["case"]):
-            r["vs_open"] = round(r["gbps"] / open_[r["case"]], 3)
+        base = runs.get((r["case"], "ours-open"))
+        mine = runs.get((r["case"], r["impl"]))
+        if not r["impl"].startswith("ours") or not base or not mine:
+            continue
+        pairs = [m["gbps"] / b["gbps"] for m, b in zip(mine, base)
+                 if "error" not in m and "error" not in b and b["gbps"] > 0]
+        if pairs:
+            r["vs_open"] = round(statistics.median(pairs), 3)
+            r["vs_open_runs"] = [round(x, 3) for x in pairs]
 
 
 def print_table(rows):
     head = ("case", "impl", "Gbit/s", "Mpps", "seg/pkt", "vs open", "runs (Gbit/s)",
-            "checksums / note")
+            "paired vs open", "checksums / note")
     body = []
     for r in rows:
         g = "n/a" if r["gbps"] is None else f"{r['gbps']:.2f}"
@@ -395,10 +408,11 @@ def print_table(rows):
         body.append((r["case"], r["impl"], g, m, "-" if spp is None else f"{spp:.1f}",
                      "-" if vs is None else f"{vs:.1%}",
                      " ".join(f"{x:.2f}" for x in r.get("gbps_runs", [])),
+                     " ".join(f"{x:.0%}" for x in r.get("vs_open_runs", [])),
                      r.get("note") or r.get("checksums", "")[:60]))
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     fmt = "  ".join(["{:<%d}" % w[0], "{:<%d}" % w[1]] + ["{:>%d}" % x for x in w[2:6]] +
-                    ["{:<%d}" % w[6], "{}"])
+                    ["{:<%d}" % w[6], "{:<%d}" % w[7], "{}"])
     print(fmt.format(*head))
     for i, b in enumerate(body):
         if i and b[0] != body[i - 1][0]:
@@ -436,13 +450,16 @@ def main(argv):
     log(f"logs in {work}; build {os.environ['VO_BUILD_DIR']}")
     files = make_files(work)
     rows = []
+    all_runs = {}
     failed = False
     for case in CASES:
         if not re.search(args.case, case):
             continue
         runs = {impl: [] for impl in impls}
         for rep in range(args.repetitions):
-            for impl in impls:
+            # Each repetition starts with another implementation: none is
+            # always the first after a pause, or always the last.
+            for impl in impls[rep % len(impls):] + impls[:rep % len(impls)]:
                 log(f"{case}/{impl} run {rep + 1}/{args.repetitions}")
                 try:
                     r = RUNNERS[case](impl, work, files, args.seconds)
@@ -456,7 +473,8 @@ def main(argv):
             row = median_row(case, impl, runs[impl])
             row["seconds"] = args.seconds
             rows.append(row)
-    add_vs_open(rows)
+            all_runs[(case, impl)] = runs[impl]
+    add_vs_open(rows, all_runs)
     if args.json:
         for r in rows:
             print(json.dumps(r))
