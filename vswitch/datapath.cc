@@ -222,8 +222,13 @@ void Datapath::run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
     emitted += ps.gro->flush_all(std::span<rte_mbuf*>(out + emitted, outs.size() - emitted));
   for (uint16_t i = 0; i < emitted; ++i) deliver_from(in, out[i], now);
   const GroStats& gs = ps.gro->stats();
-  ps.port->stats.gro_merged = gs.merged_packets;
-  ps.port->stats.gro_absorbed = gs.segments_absorbed;
+  PortStats& st = ps.port->stats;
+  st.gro_merged = gs.merged_packets;
+  st.gro_absorbed = gs.segments_absorbed;
+  st.gro_passed = gs.passed_through;
+  st.gro_out_of_order = gs.out_of_order;
+  st.gro_table_full = gs.table_full;
+  st.gro_checksum_bad = gs.checksum_bad;
 }
 
 void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {
@@ -233,6 +238,7 @@ void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {
 
 void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
   if (out == in) {  // the destination lives behind the port it came from
+    ports_[in]->port->stats.no_destination++;
     rte_pktmbuf_free(m);
     return;
   }
@@ -253,16 +259,19 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
   // cuts them) over the payload they share: a flooded 64 KB segment costs
   // a header per port, not 64 KB.
   const uint16_t vlan = switched_vlan(m);
+  bool sent = false;
   for (uint16_t q = 0; q < ports_.size(); ++q) {
     if (q == in || !ports_[q]->port->ready() ||
         ports_[q]->vlan.egress(vlan) == PortVlan::Egress::Drop)
       continue;
+    sent = true;
     rte_mbuf* c = copy_headers_share_payload(m, pool_, gso_.indirect_pool);
     if (c != nullptr)
       send(q, c, now);
     else
       ports_[q]->port->stats.tx_invalid.add(Reason::NoMemory);
   }
+  if (!sent) src.port->stats.no_destination++;
   rte_pktmbuf_free(m);
 }
 

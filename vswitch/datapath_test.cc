@@ -79,8 +79,10 @@ TxCaps tso_caps() {
 
 // A TCP frame from MAC 02:00:00:00:00:<src> to 02:00:00:00:00:<dst>
 // (0xff: broadcast).
-Bytes frame(uint8_t src, uint8_t dst, uint32_t payload_len, uint32_t seed = 1) {
+Bytes frame(uint8_t src, uint8_t dst, uint32_t payload_len, uint32_t seed = 1,
+            uint8_t flags = testing::tcp_flag::kAck | testing::tcp_flag::kPsh) {
   TcpSpec s;
+  s.flags = flags;
   s.payload_len = payload_len;
   s.payload_seed = seed;
   s.checksum = payload_len > 1448 ? testing::L4Checksum::Partial : testing::L4Checksum::Full;
@@ -243,6 +245,38 @@ TEST_F(DatapathTest, PortGoingDownFreesItsQueue) {
   ports_[1]->up = false;
   round();
   EXPECT_EQ(ports_[1]->stats.tx_dropped, 10u);
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// Frames that go nowhere are counted, not freed in silence: one for a MAC
+// behind the port it came from, one flooded with no other port up.
+TEST_F(DatapathTest, FramesWithNowhereToGoAreCounted) {
+  start({tso_caps(), tso_caps()});
+  announce(0);
+  ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 1, 100)));  // to itself
+  round();
+  EXPECT_EQ(ports_[0]->stats.no_destination, 1u);
+  ports_[1]->up = false;
+  ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 0xff, 100)));
+  round();
+  EXPECT_EQ(ports_[0]->stats.no_destination, 2u);
+  EXPECT_TRUE(ports_[1]->sent.empty());
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// The GRO table's own counters travel with the port's.
+TEST_F(DatapathTest, GroStatisticsAreThePorts) {
+  start({tso_caps(), tso_caps()});
+  announce(1);
+  for (int i = 0; i < 2; ++i)  // the same segment twice: the second is out of order
+    ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 1000, 1, testing::tcp_flag::kAck)));
+  round();
+  const PortStats& st = ports_[0]->stats;
+  EXPECT_EQ(st.gro_out_of_order, 1u);
+  EXPECT_EQ(st.gro_passed, 1u);
+  EXPECT_EQ(st.gro_merged, 0u);
+  EXPECT_EQ(ports_[1]->sent.size(), 2u);
+  ports_[1]->release_sent();
   EXPECT_EQ(in_use(), 0u);
 }
 

@@ -41,12 +41,20 @@ struct PortStats {
   uint64_t gso_segments = 0;     // segments those produced
   uint64_t gro_merged = 0;       // packets this port's GRO emitted that merged >1 segment
   uint64_t gro_absorbed = 0;     // segments absorbed into those
+  // The rest of the GRO table's own counters (offload/gro.h GroStats):
+  uint64_t gro_passed = 0;       // not mergeable (flags, size, not TCP): sent on unchanged
+  uint64_t gro_out_of_order = 0; // segments that did not follow their flow (flushed it)
+  uint64_t gro_table_full = 0;   // new flows passed through: every slot held
+  uint64_t gro_checksum_bad = 0; // failed checksum verification: never merged
   uint64_t csum_completed = 0;   // partial checksums finished in software
   uint64_t tx_retries = 0;       // rounds on which a full port left packets waiting
   uint64_t tx_dropped = 0;       // not queued (queue full) or given up on (port went down)
   uint64_t tx_expired = 0;       // waited longer than --tx-hold-us for a full port
   uint64_t too_big_dropped = 0;  // frames larger than the port can send
   uint64_t flood_dropped = 0;    // received frames to flood beyond the port's --flood-pps
+  // Received frames with nowhere to go: for a MAC behind this same port, or
+  // flooded with no other port up in their VLAN.
+  uint64_t no_destination = 0;
   uint64_t mac_refused = 0;      // source MACs not learned: share or table full, or pinned elsewhere
   ReasonCounters rx_invalid;     // received packets refused by validation, by reason
   ReasonCounters tx_invalid;     // packets the egress stage could not prepare, by reason

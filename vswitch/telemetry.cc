@@ -47,6 +47,10 @@ rte_tel_data* port_dict(Port* p) {
   add_u64(d, "gso_segments", s.gso_segments);
   add_u64(d, "gro_merged", s.gro_merged);
   add_u64(d, "gro_absorbed", s.gro_absorbed);
+  add_u64(d, "gro_passed", s.gro_passed);
+  add_u64(d, "gro_out_of_order", s.gro_out_of_order);
+  add_u64(d, "gro_table_full", s.gro_table_full);
+  add_u64(d, "gro_checksum_bad", s.gro_checksum_bad);
   add_u64(d, "csum_completed", s.csum_completed);
   add_u64(d, "tx_retries", s.tx_retries);
   add_u64(d, "tx_dropped", s.tx_dropped);
@@ -54,6 +58,7 @@ rte_tel_data* port_dict(Port* p) {
   add_u64(d, "too_big_dropped", s.too_big_dropped);
   add_u64(d, "mac_refused", s.mac_refused);
   add_u64(d, "flood_dropped", s.flood_dropped);
+  add_u64(d, "no_destination", s.no_destination);
   add_reasons(d, "rx_drop_", s.rx_invalid);
   add_reasons(d, "tx_drop_", s.tx_invalid);
   TxCaps c = p->tx_caps();
