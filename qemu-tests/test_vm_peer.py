@@ -99,13 +99,16 @@ def test_peer_to_guest_is_merged_by_the_switch(topo, ip):
           f"received {average:.0f} bytes, {m['iperf']['retransmits']} retransmits of ~{segments} "
           f"segments; switch merged {m['ports']['up']['gro_merged']} packets from "
           f"{m['ports']['up']['gro_absorbed']} segments; to the guest: "
-          f"{m['ports']['on']['tx_retries']} retries, {m['ports']['on']['tx_dropped']} dropped; "
+          f"{m['ports']['on']['tx_retries']} retries, {m['ports']['on']['tx_dropped']} dropped, "
+              f"{m['ports']['on']['tx_expired']} expired; "
           f"guest dropped {guest['rx_dropped']}; peer port rx {m['ports']['up']['rx_packets']}")
     assert m["ports"]["up"]["gro_merged"] > 0
     # GRO merges what one burst from net_af_packet brings (flushed per burst),
     # so the average follows the burst sizes: 5.6 to 9.4 KB over eight runs
-    # here, before and after the interrupt coalescing. Unmerged it is 1.5 KB.
-    assert average > 3 * MTU, f"the guest's packets average {average:.0f} bytes: not merged"
+    # here in November, 3.8 to 5.8 KB over ten on 2026-12-06 (the same with
+    # the switch of a week before: the machine's load, not the switch).
+    # Unmerged it is 1.5 KB; twice that is merging beyond doubt.
+    assert average > 2 * MTU, f"the guest's packets average {average:.0f} bytes: not merged"
     assert m["iperf"]["retransmits"] <= max(10, segments // 100), "more than 1% retransmitted"
     assert_no_drops(m)
 
