@@ -43,13 +43,99 @@ Datapath::Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool*
 }
 
 Datapath::~Datapath() {
-  for (auto& ps : ports_) {
-    for (uint16_t i = 0; i < ps->tx_count; ++i) rte_pktmbuf_free(ps->tx[i].m);
-    ps->tx_count = 0;
-  }
+  for (uint16_t i = 0; i < slots_; ++i)
+    if (ports_[i]) drop_queued(*ports_[i], ports_[i]->tx_count, ports_[i]->port->stats.tx_dropped);
+}
+
+bool Datapath::add_port(Port* p, const PortPolicy& policy, std::string& error) {
+  Change c{p, policy, true};
+  post(c);
+  if (!c.ok) error = "the switch has " + std::to_string(kMaxPorts) + " ports already";
+  return c.ok;
 }
 
 void Datapath::add_port(Port* p, const PortPolicy& policy) {
+  std::string error;
+  if (!add_port(p, policy, error)) {
+    VO_LOG(ERR, "%s", error.c_str());
+    std::abort();
+  }
+}
+
+Datapath::Removed Datapath::remove_port(Port* p) {
+  Change c{p, {}, false};
+  post(c);
+  return c.removed;
+}
+
+void Datapath::post(Change& c) {
+  std::lock_guard<std::mutex> one_at_a_time(control_);
+  pending_.store(&c, std::memory_order_release);
+  while (!c.done.load(std::memory_order_acquire)) {
+    // running_ turns false only after the loop's last round: whatever it did
+    // not take by then, nobody else will.
+    if (!running_.load()) {
+      if (Change* mine = pending_.exchange(nullptr, std::memory_order_acq_rel)) apply(*mine);
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+}
+
+void Datapath::take_change() {
+  if (pending_.load(std::memory_order_relaxed) == nullptr) return;
+  if (Change* c = pending_.exchange(nullptr, std::memory_order_acq_rel)) apply(*c);
+}
+
+void Datapath::apply(Change& c) {
+  if (c.add) {
+    uint16_t idx = 0;
+    while (idx < ports_.size() && ports_[idx]) ++idx;
+    c.ok = idx < kMaxPorts;
+    if (c.ok) {
+      if (idx == ports_.size()) ports_.emplace_back();
+      ports_[idx] = make_state(c.port, c.policy);
+      slots_ = std::max<uint16_t>(slots_, uint16_t(idx + 1));
+      std::lock_guard<std::mutex> lock(list_mutex_);
+      port_list_.push_back(c.port);
+      warn_if_queues_exceed_pool();
+    }
+  } else {
+    for (uint16_t i = 0; i < slots_; ++i)
+      if (ports_[i] && ports_[i]->port == c.port) c.removed = remove_slot(i);
+    std::lock_guard<std::mutex> lock(list_mutex_);
+    std::erase(port_list_, c.port);
+    c.ok = true;
+  }
+  c.done.store(true, std::memory_order_release);
+}
+
+// What the datapath held for a removed port goes, counted on the port (whose
+// statistics the caller may still read) and logged.
+Datapath::Removed Datapath::remove_slot(uint16_t idx) {
+  PortState& ps = *ports_[idx];
+  const uint32_t held = ps.gro->drop_all();
+  const uint32_t queued = ps.tx_count;
+  drop_queued(ps, ps.tx_count, ps.port->stats.tx_dropped);
+  macs_.forget_port(idx);
+  VO_LOG(INFO, "port %s removed: freed %u queued packets and %u held for merging",
+         ps.port->name().c_str(), queued, held);
+  ports_[idx].reset();
+  while (slots_ > 0 && !ports_[slots_ - 1]) --slots_;
+  return {queued, held};
+}
+
+void Datapath::for_each_port(const std::function<void(Port&)>& f) const {
+  std::lock_guard<std::mutex> lock(list_mutex_);
+  for (Port* p : port_list_) f(*p);
+}
+
+size_t Datapath::port_count() const {
+  std::lock_guard<std::mutex> lock(list_mutex_);
+  return port_list_.size();
+}
+
+std::unique_ptr<Datapath::PortState> Datapath::make_state(Port* p, const PortPolicy& policy) const {
   auto ps = std::make_unique<PortState>();
   ps->port = p;
   ps->security = PortSecurity(policy.security);
@@ -60,14 +146,16 @@ void Datapath::add_port(Port* p, const PortPolicy& policy) {
   gc.flush_timeout_us = cfg_.gro_timeout_us;
   gc.tsc_hz = tsc_hz_;
   ps->gro = std::make_unique<GroTable>(gc);
-  ports_.push_back(std::move(ps));
-  port_list_.push_back(p);
-  const uint64_t queued_max = uint64_t(ports_.size()) * cfg_.tx_queue_mbufs;
+  return ps;
+}
+
+void Datapath::warn_if_queues_exceed_pool() const {
+  const uint64_t queued_max = uint64_t(port_list_.size()) * cfg_.tx_queue_mbufs;
   if (pool_ != nullptr && queued_max > pool_->size / 2)
     VO_LOG(WARNING,
            "%zu ports may each queue %u mbufs for a guest that stops draining: %lu, more than half "
            "the pool of %u; raise --mbufs or lower --tx-queue-mbufs",
-           ports_.size(), cfg_.tx_queue_mbufs, queued_max, pool_->size);
+           port_list_.size(), cfg_.tx_queue_mbufs, queued_max, pool_->size);
 }
 
 void Datapath::quiesce() const {
@@ -92,13 +180,17 @@ void Datapath::run() {
 }
 
 uint32_t Datapath::round(uint64_t now) {
+  take_change();
   uint32_t busy = 0;
-  for (uint16_t i = 0; i < ports_.size(); ++i) busy += poll(i, now);
-  for (uint16_t i = 0; i < ports_.size(); ++i) {
+  for (uint16_t i = 0; i < slots_; ++i)
+    if (ports_[i]) busy += poll(i, now);
+  for (uint16_t i = 0; i < slots_; ++i) {
+    if (!ports_[i]) continue;
     flush_tx(i, now);
     busy += ports_[i]->tx_count;  // packets waiting for a full port: no nap
   }
-  for (auto& ps : ports_) ps->port->end_of_round(now);
+  for (uint16_t i = 0; i < slots_; ++i)
+    if (ports_[i]) ports_[i]->port->end_of_round(now);
   macs_.age(now);
   return busy;
 }
@@ -260,8 +352,8 @@ void Datapath::deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now) {
   // a header per port, not 64 KB.
   const uint16_t vlan = switched_vlan(m);
   bool sent = false;
-  for (uint16_t q = 0; q < ports_.size(); ++q) {
-    if (q == in || !ports_[q]->port->ready() ||
+  for (uint16_t q = 0; q < slots_; ++q) {
+    if (q == in || !ports_[q] || !ports_[q]->port->ready() ||
         ports_[q]->vlan.egress(vlan) == PortVlan::Egress::Drop)
       continue;
     sent = true;

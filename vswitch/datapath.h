@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "flood_budget.h"
@@ -49,8 +52,30 @@ class Datapath {
  public:
   Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool* pool);
   ~Datapath();
-  // Ports are added before run(); they are never removed while it runs.
-  void add_port(Port* p, const PortPolicy& policy = {});
+  static constexpr uint16_t kMaxPorts = 256;
+  // Ports come and go while run() runs, at the call of one control thread at
+  // a time (the calls serialize). A port is handed over fully built; once
+  // remove_port() returns, the datapath holds no reference to it and has freed
+  // (and counted) what it held for it, so the caller may destroy it.
+  //
+  // Why a hand-off and not rte_rcu_qsbr: the datapath alone owns every port's
+  // state (queues, GRO table, MAC entries, flood budget), so a change it
+  // applies itself between two rounds needs no reader-side scheme at all; the
+  // control thread waits for the acknowledgement, which is the quiescent state
+  // RCU would report, at the cost of one relaxed load per round. Before run()
+  // and after it returns, changes apply at once on the caller's thread.
+  // add_port returns false (with `error`) when every slot is taken.
+  bool add_port(Port* p, const PortPolicy& policy, std::string& error);
+  void add_port(Port* p, const PortPolicy& policy = {});  // aborts when full: tests, start-up
+  struct Removed {
+    uint32_t queued = 0;  // packets that were waiting to be sent to it
+    uint32_t held = 0;    // packets it had sent that GRO held for merging
+  };
+  Removed remove_port(Port* p);
+  // The ports, for statistics (any thread): `f` runs for each with the list
+  // locked, so none is removed (and destroyed) meanwhile.
+  void for_each_port(const std::function<void(Port&)>& f) const;
+  [[nodiscard]] size_t port_count() const;
   // The loop; returns when stop() is called. Call on the datapath lcore.
   void run();
   void stop() { stop_.store(true); }
@@ -61,7 +86,6 @@ class Datapath {
   // Returns once no port call that started before it is still in flight, so
   // that a port being torn down (a guest disconnecting) is no longer touched.
   void quiesce() const;
-  [[nodiscard]] const std::vector<Port*>& ports() const { return port_list_; }
   [[nodiscard]] size_t mac_entries() const { return macs_.size(); }
   // Read by telemetry while the datapath runs: each counter is one aligned
   // word, written by the datapath alone.
@@ -88,6 +112,21 @@ class Datapath {
     bool was_ready = false;
   };
 
+  struct Change {
+    Port* port;
+    PortPolicy policy;
+    bool add;
+    std::atomic<bool> done{false};
+    bool ok = false;
+    Removed removed;
+  };
+  void post(Change& c);                 // control thread: hands c over, waits until applied
+  void apply(Change& c);                // the datapath (or the caller while it does not run)
+  void take_change();                   // datapath: applies a posted change, if any
+  Removed remove_slot(uint16_t idx);
+  [[nodiscard]] std::unique_ptr<PortState> make_state(Port* p, const PortPolicy& policy) const;
+  void warn_if_queues_exceed_pool() const;
+
   uint16_t poll(uint16_t in, uint64_t now);
   void went_down(uint16_t idx);
   void forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
@@ -111,7 +150,13 @@ class Datapath {
   uint64_t tsc_hz_;
   uint64_t tx_hold_tsc_;
   MacTable macs_;
+  // Slots, indexed as the MAC table names ports; null when free. Only the
+  // datapath (or the caller, while it does not run) changes them.
   std::vector<std::unique_ptr<PortState>> ports_;
+  uint16_t slots_ = 0;  // slots in use are below this
+  std::mutex control_;  // one change at a time
+  std::atomic<Change*> pending_{nullptr};
+  mutable std::mutex list_mutex_;  // port_list_, read by telemetry
   std::vector<Port*> port_list_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};

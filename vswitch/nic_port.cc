@@ -114,9 +114,17 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   return port;
 }
 
+// The device is detached too, so that the same devargs can be added again
+// (a probed device is not probed twice) and a PCI NIC is free for others.
 NicPort::~NicPort() {
+  rte_eth_dev_info info;
+  bool have_device = rte_eth_dev_info_get(port_id_, &info) == 0 && info.device != nullptr;
   rte_eth_dev_stop(port_id_);
   rte_eth_dev_close(port_id_);
+  if (have_device) {
+    if (int rc = rte_dev_remove(info.device); rc != 0)
+      VO_LOG(WARNING, "port %s: device not detached: %s", name().c_str(), rte_strerror(-rc));
+  }
 }
 
 void NicPort::normalize_rx(rte_mbuf** pkts, uint16_t& n) {
