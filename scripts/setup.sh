@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config ninja-build
   libdpdk-dev dpdk-dev            # librte_*, rte_gso/rte_gro references, dpdk-testpmd
   libgtest-dev libbenchmark-dev   # unit tests, engine benchmark
+  nlohmann-json3-dev              # the control socket's JSON lines
   clang libclang-rt-14-dev        # libFuzzer target
   libnuma-dev libpcap-dev
   python3 python3-scapy python3-pytest  # stats client, packet crafting, switch tests

@@ -20,14 +20,24 @@ TEST(Cli, PortsWithTheirOptionsAndEalArguments) {
                err);
   ASSERT_TRUE(c) << err;
   ASSERT_EQ(c->ports.size(), 3u);
-  EXPECT_EQ(c->ports[0].kind, PortKind::Vhost);
+  EXPECT_EQ(c->ports[0].kind, control::PortKind::Vhost);
   EXPECT_EQ(c->ports[0].name, "vm1");
   EXPECT_EQ(c->ports[0].disable, "guest-tso4,mrg-rxbuf");
-  EXPECT_EQ(c->ports[1].kind, PortKind::Nic);
+  EXPECT_EQ(c->ports[1].kind, control::PortKind::Nic);
   EXPECT_EQ(c->ports[1].target, "net_tap0,iface=vo0");
   EXPECT_FALSE(c->ports[1].gro);
   EXPECT_TRUE(c->ports[0].gro);
-  EXPECT_EQ(c->ports[2].kind, PortKind::VhostClient);
+  EXPECT_EQ(c->ports[2].kind, control::PortKind::VhostClient);
+  // Resolved for each kind: the options each port opens with.
+  EXPECT_EQ(c->ports[0].vhost.path, "/tmp/a.sock");
+  EXPECT_EQ(c->ports[0].vhost.disabled, vhost::bit(vhost::kGuestTso4) | vhost::bit(vhost::kMrgRxbuf));
+  EXPECT_FALSE(c->ports[1].nic.tso);
+  EXPECT_TRUE(c->ports[1].nic.csum);
+  EXPECT_FALSE(c->ports[1].nic.gro);
+  EXPECT_TRUE(c->ports[2].vhost.client);
+  EXPECT_EQ(c->ports[2].name, "b.sock") << "the socket's file name";
+  EXPECT_EQ(c->ports[1].words, (std::vector<std::string>{"--nic", "net_tap0,iface=vo0", "--disable",
+                                                         "tso", "--no-gro"}));
   EXPECT_EQ(c->datapath.gro_timeout_us, 50u);
   EXPECT_EQ(c->eal_args, (std::vector<std::string>{"-l", "0,1"}));
 }
@@ -39,16 +49,20 @@ TEST(Cli, KernelPortWithItsOptions) {
                err);
   ASSERT_TRUE(c) << err;
   ASSERT_EQ(c->ports.size(), 2u);
-  EXPECT_EQ(c->ports[0].kind, PortKind::Tap);
+  EXPECT_EQ(c->ports[0].kind, control::PortKind::Tap);
   EXPECT_EQ(c->ports[0].target, "vo-k0");
   EXPECT_EQ(c->ports[0].name, "host");
   EXPECT_EQ(c->ports[0].disable, "tso4,ecn");
-  EXPECT_EQ(c->ports[0].netns, "peer");
-  EXPECT_EQ(c->ports[0].mtu, 9000u);
-  EXPECT_EQ(c->ports[0].queues, 2u);
-  EXPECT_EQ(c->ports[1].netns, "");
-  EXPECT_EQ(c->ports[1].mtu, 0u);
-  EXPECT_EQ(c->ports[1].queues, 1u);
+  EXPECT_EQ(c->ports[0].tap.netns, "peer");
+  EXPECT_EQ(c->ports[0].tap.mtu, 9000u);
+  EXPECT_EQ(c->ports[0].tap.queues, 2u);
+  EXPECT_FALSE(c->ports[0].tap.tso4);
+  EXPECT_TRUE(c->ports[0].tap.tso6);
+  EXPECT_FALSE(c->ports[0].tap.ecn);
+  EXPECT_EQ(c->ports[0].tap.ifname, "vo-k0");
+  EXPECT_EQ(c->ports[1].tap.netns, "");
+  EXPECT_EQ(c->ports[1].tap.mtu, 0u);
+  EXPECT_EQ(c->ports[1].tap.queues, 1u);
 }
 
 struct BadLine {
@@ -68,7 +82,6 @@ void expect_refused(const BadLine (&rows)[N]) {
 
 TEST(Cli, BadLinesSayWhatToDo) {
   const BadLine rows[] = {
-      {{}, "no ports"},
       {{"--name", "x"}, "must follow"},
       {{"--vhost"}, "needs a value"},
       {{"--nic", "net_null0", "--mbufs", "many"}, "whole number"},
@@ -78,6 +91,10 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--tap", "k0", "--mtu", "20"}, "a TAP takes 68 to 65535"},
       {{"--tap", "k0", "--queues", "0"}, "out of range"},
       {{"--tap", "k0", "--queues", "two"}, "whole number"},
+      {{"--nic", "net_null0", "--disable", "turbo"}, "unknown offload 'turbo' for uplink"},
+      {{"--tap", "k0", "--disable", "tso,fast"}, "unknown offload 'fast' for kernel port"},
+      {{"--vhost", "/tmp/a.sock", "--disable", "warp"}, "unknown offload 'warp'"},
+      {{"--nic", "net_null0", "--control-mode", "rw"}, "octal permission bits"},
   };
   expect_refused(rows);
 }
@@ -88,11 +105,11 @@ TEST(Cli, GuestInterruptPolicyPerVhostPort) {
                 "--notify-gap-us", "250", "--vhost", "/tmp/c.sock"},
                err);
   ASSERT_TRUE(c) << err;
-  EXPECT_EQ(c->ports[0].notify.policy, vhost::NotifyPolicy::Library);
-  EXPECT_EQ(c->ports[1].notify.policy, vhost::NotifyPolicy::Coalesce);
-  EXPECT_EQ(c->ports[1].notify.gap_us, 250u);
-  EXPECT_EQ(c->ports[2].notify.policy, vhost::NotifyPolicy::Coalesce) << "the default";
-  EXPECT_EQ(c->ports[2].notify.gap_us, vhost::NotifyConfig().gap_us);
+  EXPECT_EQ(c->ports[0].vhost.notify.policy, vhost::NotifyPolicy::Library);
+  EXPECT_EQ(c->ports[1].vhost.notify.policy, vhost::NotifyPolicy::Coalesce);
+  EXPECT_EQ(c->ports[1].vhost.notify.gap_us, 250u);
+  EXPECT_EQ(c->ports[2].vhost.notify.policy, vhost::NotifyPolicy::Coalesce) << "the default";
+  EXPECT_EQ(c->ports[2].vhost.notify.gap_us, vhost::NotifyConfig().gap_us);
   const BadLine rows[] = {
       {{"--vhost", "/tmp/a.sock", "--notify", "sometimes"}, "--notify takes library or coalesce"},
       {{"--tap", "vo-k0", "--notify", "library"}, "applies to a guest port"},
@@ -108,10 +125,10 @@ TEST(Cli, SocketAccessPerServedSocket) {
                 "--socket-owner", "0", "--vhost", "/tmp/b.sock"},
                err);
   ASSERT_TRUE(c) << err;
-  EXPECT_EQ(c->ports[0].access.group, "libvirt-qemu");
-  EXPECT_EQ(c->ports[0].access.owner, "0");
-  EXPECT_EQ(c->ports[0].access.mode, 0660);
-  EXPECT_FALSE(c->ports[1].access.any()) << "the default: the socket as the umask makes it";
+  EXPECT_EQ(c->ports[0].vhost.access.group, "libvirt-qemu");
+  EXPECT_EQ(c->ports[0].vhost.access.owner, "0");
+  EXPECT_EQ(c->ports[0].vhost.access.mode, 0660);
+  EXPECT_FALSE(c->ports[1].vhost.access.any()) << "the default: the socket as the umask makes it";
   const BadLine rows[] = {
       {{"--vhost", "/tmp/a.sock", "--socket-mode", "rw-rw----"}, "octal permission bits"},
       {{"--vhost", "/tmp/a.sock", "--socket-mode", "01777"}, "octal permission bits"},
@@ -128,15 +145,15 @@ TEST(Cli, PortSecurityOnForGuestsByDefault) {
                 "10.0.0.7,fd00::7", "--nic", "net_null0", "--port-security", "on"},
                err);
   ASSERT_TRUE(c) << err;
-  EXPECT_TRUE(c->ports[0].security.enabled) << "a guest port: on by default";
-  EXPECT_FALSE(c->ports[0].security.mac) << "its MAC: as the guest announces it";
-  EXPECT_FALSE(c->ports[1].security.enabled);
-  EXPECT_FALSE(c->ports[2].security.enabled) << "a kernel port: off by default";
-  EXPECT_TRUE(c->ports[3].security.enabled) << "given addresses to hold it to";
-  EXPECT_EQ(c->ports[3].security.mac->b[5], 7);
-  EXPECT_EQ(c->ports[3].security.ipv4.size(), 1u);
-  EXPECT_EQ(c->ports[3].security.ipv6.size(), 1u);
-  EXPECT_TRUE(c->ports[4].security.enabled);
+  EXPECT_TRUE(c->ports[0].policy.security.enabled) << "a guest port: on by default";
+  EXPECT_FALSE(c->ports[0].policy.security.mac) << "its MAC: as the guest announces it";
+  EXPECT_FALSE(c->ports[1].policy.security.enabled);
+  EXPECT_FALSE(c->ports[2].policy.security.enabled) << "a kernel port: off by default";
+  EXPECT_TRUE(c->ports[3].policy.security.enabled) << "given addresses to hold it to";
+  EXPECT_EQ(c->ports[3].policy.security.mac->b[5], 7);
+  EXPECT_EQ(c->ports[3].policy.security.ipv4.size(), 1u);
+  EXPECT_EQ(c->ports[3].policy.security.ipv6.size(), 1u);
+  EXPECT_TRUE(c->ports[4].policy.security.enabled);
   const BadLine rows[] = {
       {{"--vhost", "/tmp/a.sock", "--port-security", "yes"}, "takes on or off"},
       {{"--vhost", "/tmp/a.sock", "--mac", "01:00:5e:00:00:01"}, "--mac: '01:00:5e:00:00:01' is not a unicast MAC"},
@@ -152,10 +169,10 @@ TEST(Cli, VlansPerPort) {
                 "--native-vlan", "5", "--nic", "net_null0", "--mac-per-vlan", "512"},
                err);
   ASSERT_TRUE(c) << err;
-  EXPECT_EQ(c->ports[0].vlan.tag, 10);
-  EXPECT_EQ(c->ports[1].vlan.trunks, (std::vector<uint16_t>{10, 20, 21, 22}));
-  EXPECT_EQ(c->ports[1].vlan.native, 5);
-  EXPECT_TRUE(c->ports[2].vlan.is_default()) << "every VLAN, as the switch did before VLANs";
+  EXPECT_EQ(c->ports[0].policy.vlan.tag, 10);
+  EXPECT_EQ(c->ports[1].policy.vlan.trunks, (std::vector<uint16_t>{10, 20, 21, 22}));
+  EXPECT_EQ(c->ports[1].policy.vlan.native, 5);
+  EXPECT_TRUE(c->ports[2].policy.vlan.is_default()) << "every VLAN, as the switch did before VLANs";
   EXPECT_EQ(c->datapath.mac_limits.per_vlan, 512u);
   const BadLine rows[] = {
       {{"--vhost", "/tmp/a.sock", "--tag", "4095"}, "--tag takes one VLAN ID (1 to 4094)"},
@@ -176,7 +193,8 @@ TEST(Cli, HelpDocumentsEveryOption) {
                           "--mac-age", "--tx-hold-us", "--tx-queue-mbufs", "--gso-copy", "--help", "--notify ",
                           "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
                           "--port-security", "--mac ", "--allowed-ips", "--flood-pps",
-                          "--tag", "--trunks", "--native-vlan", "--mac-per-vlan"})
+                          "--tag", "--trunks", "--native-vlan", "--mac-per-vlan", "--control ",
+                          "--control-group", "--control-mode"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
 }
 

@@ -13,12 +13,11 @@
 #include <vector>
 
 #include "cli.h"
-#include "vhost/features.h"
-#include "vhost/vhost_port.h"
+#include "control/commands.h"
+#include "control/control_socket.h"
+#include "control/port_registry.h"
 #include "vswitch/datapath.h"
 #include "vswitch/log.h"
-#include "vswitch/nic_port.h"
-#include "vswitch/tap_port.h"
 #include "vswitch/telemetry.h"
 
 namespace {
@@ -47,7 +46,7 @@ std::vector<std::string> eal_args(const vo::cli::Config& c, const char* prog) {
   // would try to take the machine's own NICs.
   bool pci = false;
   for (const auto& p : c.ports)
-    pci |= p.kind == vo::cli::PortKind::Nic && p.target.find(':') != std::string::npos &&
+    pci |= p.kind == vo::control::PortKind::Nic && p.target.find(':') != std::string::npos &&
            p.target.rfind("net_", 0) != 0;
   if (!pci) a.push_back("--no-pci");
   if (free_hugepages() == 0) {
@@ -59,70 +58,12 @@ std::vector<std::string> eal_args(const vo::cli::Config& c, const char* prog) {
   return a;
 }
 
-bool nic_options(const vo::cli::PortSpec& s, vo::NicOptions& o, std::string& error) {
-  o.devargs = s.target;
-  o.name = s.name;
-  o.gro = s.gro;
-  std::string list = s.disable;
-  size_t pos = 0;
-  while (pos <= list.size() && !list.empty()) {
-    size_t comma = list.find(',', pos);
-    std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    if (item == "tso") o.tso = false;
-    else if (item == "csum") o.csum = false, o.tso = false;  // TSO needs checksum offload
-    else if (item == "gro") o.gro = false;
-    else if (!item.empty()) {
-      error = "unknown offload '" + item + "' for uplink " + s.target + " (known: tso, csum, gro)";
-      return false;
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return true;
-}
-
-bool tap_options(const vo::cli::PortSpec& s, vo::TapOptions& o, std::string& error) {
-  o.ifname = s.target;
-  o.name = s.name;
-  o.netns = s.netns;
-  o.mtu = s.mtu;
-  o.queues = s.queues;
-  o.gro = s.gro;
-  std::string list = s.disable;
-  size_t pos = 0;
-  while (pos < list.size()) {
-    size_t comma = std::min(list.find(',', pos), list.size());
-    std::string item = list.substr(pos, comma - pos);
-    pos = comma + 1;
-    if (item == "tso4") o.tso4 = false;
-    else if (item == "tso6") o.tso6 = false;
-    else if (item == "tso") o.tso4 = o.tso6 = false;
-    else if (item == "csum") o.csum = false;  // TUN_F_TSO* need TUN_F_CSUM
-    else if (item == "ecn") o.ecn = false;
-    else if (item == "gro") o.gro = false;
-    else if (!item.empty()) {
-      error = "unknown offload '" + item + "' for kernel port " + s.target +
-              " (known: tso4, tso6, tso, csum, ecn, gro)";
-      return false;
-    }
-  }
-  return true;
-}
-
 struct Switch {
   rte_mempool* pool = nullptr;
   rte_mempool* indirect = nullptr;
   std::unique_ptr<vo::Datapath> dp;
-  std::shared_ptr<vo::TapReadiness> tap_readiness;  // shared by every kernel port
-  std::vector<std::unique_ptr<vo::Port>> ports;
+  std::unique_ptr<vo::control::PortRegistry> ports;  // before dp in teardown: see main
 };
-
-std::unique_ptr<vo::Port> open_tap(const vo::cli::PortSpec& s, Switch& sw, std::string& error) {
-  vo::TapOptions o;
-  if (!tap_options(s, o, error)) return nullptr;
-  if (!sw.tap_readiness && !(sw.tap_readiness = vo::TapReadiness::create(error))) return nullptr;
-  return vo::TapPort::open(o, sw.pool, sw.tap_readiness, error);
-}
 
 bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
   sw.pool = rte_pktmbuf_pool_create("vo_pkts", c.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -136,38 +77,10 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
   vo::GsoConfig gso{sw.pool, sw.indirect, vo::ChecksumMode::Full,
                     c.zero_copy_gso ? vo::PayloadMode::Attach : vo::PayloadMode::Copy};
   sw.dp = std::make_unique<vo::Datapath>(c.datapath, gso, sw.pool);
-  vo::Datapath* dp = sw.dp.get();
-  for (const auto& s : c.ports) {
-    std::unique_ptr<vo::Port> port;
-    if (s.kind == vo::cli::PortKind::Nic) {
-      vo::NicOptions o;
-      if (!nic_options(s, o, error)) return false;
-      port = vo::NicPort::open(o, sw.pool, error);
-    } else if (s.kind == vo::cli::PortKind::Tap) {
-      port = open_tap(s, sw, error);
-    } else {
-      vo::vhost::VhostOptions o;
-      o.path = s.target;
-      o.name = s.name;
-      o.client = s.kind == vo::cli::PortKind::VhostClient;
-      o.notify = s.notify;
-      o.access = s.access;
-      auto disabled = vo::vhost::parse_disabled(s.disable, error);
-      if (!disabled) return false;
-      o.disabled = *disabled;
-      port = vo::vhost::VhostPort::create(o, sw.pool, [dp] { dp->quiesce(); }, error);
-      if (port) port->set_gro_enabled(s.gro);
-    }
-    if (!port) return false;
-    dp->add_port(port.get(), vo::PortPolicy{s.security, s.vlan});
-    if (s.security.enabled)
-      VO_LOG(INFO, "port %s: port security: %s", port->name().c_str(),
-             vo::describe(s.security).c_str());
-    if (!s.vlan.is_default())
-      VO_LOG(INFO, "port %s: VLANs: %s", port->name().c_str(), vo::describe(s.vlan).c_str());
-    sw.ports.push_back(std::move(port));
-  }
-  vo::register_telemetry(dp, sw.pool, sw.indirect);
+  sw.ports = std::make_unique<vo::control::PortRegistry>(*sw.dp, sw.pool);
+  for (const auto& s : c.ports)
+    if (!sw.ports->add(s, error)) return false;
+  vo::register_telemetry(sw.dp.get(), sw.pool, sw.indirect);
   return true;
 }
 
@@ -189,6 +102,12 @@ int main(int argc, char** argv) {
     std::fputs(vo::cli::usage(argv[0]).c_str(), stdout);
     return 0;
   }
+  // Before DPDK starts: a second daemon on the same socket stops here.
+  auto control = vo::control::ControlSocket::open(cfg->control, error);
+  if (!control) {
+    std::fprintf(stderr, "vhost-offload: %s\n", error.c_str());
+    return 1;
+  }
   std::vector<std::string> args = eal_args(*cfg, argv[0]);
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
@@ -207,19 +126,24 @@ int main(int argc, char** argv) {
   Switch sw;
   if (!build(*cfg, sw, error)) {
     std::fprintf(stderr, "vhost-offload: %s\n", error.c_str());
-    sw.ports.clear();
+    sw.ports.reset();
     rte_eal_cleanup();
     return 1;
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   rte_eal_remote_launch(datapath_main, sw.dp.get(), lcore);
-  VO_LOG(INFO, "running: %zu ports, datapath on lcore %u", sw.ports.size(), lcore);
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  VO_LOG(INFO, "running: %zu ports, datapath on lcore %u, control socket %s%s",
+         sw.ports->entries().size(), lcore, control->path().c_str(),
+         sw.ports->entries().empty() ? " (add ports with tools/vo-ctl add-port)" : "");
+  control->serve([] { return g_stop != 0; }, [&](const nlohmann::ordered_json& request) {
+    return vo::control::handle_request(*sw.ports, request);
+  });
   VO_LOG(INFO, "stopping");
+  control.reset();
+  sw.ports.reset();  // each port leaves the datapath, then closes: guests disconnect
   sw.dp->stop();
   rte_eal_wait_lcore(lcore);
-  sw.ports.clear();  // guests disconnect, devices close
   sw.dp.reset();     // frees what was still queued
   unsigned in_use = rte_mempool_in_use_count(sw.pool) + rte_mempool_in_use_count(sw.indirect);
   VO_LOG(INFO, "stopped cleanly; %u mbufs still in use", in_use);

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("VO_BUILD_DIR", os.path.join(ROOT, "build"))
 SWITCH_BIN = os.path.join(BUILD, "tools", "vhost-offload")
+VO_CTL = os.path.join(ROOT, "tools", "vo-ctl")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import vo_telemetry  # noqa: E402
 
@@ -112,8 +114,9 @@ class Switch:
     def __init__(self, workdir, port_args, extra_args=(), lcores="0,1", eal_mem=None):
         self.prefix = unique("vot")
         self.workdir = workdir
+        self.control = os.path.join(workdir, f"{self.prefix}.ctl")
         mem = ["--no-huge", "-m", "1024"] if eal_mem is None else list(eal_mem)
-        argv = [SWITCH_BIN] + list(port_args) + list(extra_args) + [
+        argv = [SWITCH_BIN] + list(port_args) + ["--control", self.control] + list(extra_args) + [
             "--", "-l", lcores] + mem + ["--no-pci",
             "--file-prefix", self.prefix, "--log-level=lib.eal:warning"]
         self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"),
@@ -130,6 +133,30 @@ class Switch:
 
     def port(self, name):
         return self.stats()["ports"][name]
+
+    def ctl(self, *args, check=True):
+        """tools/vo-ctl on this switch's control socket with --json: (exit status, answer)."""
+        r = subprocess.run([VO_CTL, "--control", self.control, "--json"] + list(args),
+                           capture_output=True, text=True, timeout=60)
+        answer = json.loads(r.stdout) if r.stdout.strip() else None
+        if check and r.returncode != 0:
+            raise RuntimeError(f"vo-ctl {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
+        return r.returncode, answer
+
+    def request(self, req):
+        """One request on the control socket, as vo-ctl sends it: (answer, seconds it took)."""
+        start = time.monotonic()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(30)
+            s.connect(self.control)
+            s.sendall((json.dumps(req) + "\n").encode())
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise RuntimeError(f"the switch closed its control socket on {req}")
+                data += chunk
+        return json.loads(data), time.monotonic() - start
 
     def wait_guest(self, name, timeout=30):
         wait_for(f"a guest on port {name}", lambda: self.port(name)["ready"] == 1, timeout)
@@ -408,10 +435,12 @@ class Testpmd:
         return self.process.kill()  # reaps it; SIGKILL only if quit did not end it
 
 
-def virtio_user(sock, mac=None):
-    """The --vdev of a virtio-user port on a switch socket: a guest's virtio-net device."""
+def virtio_user(sock, mac=None, server=False):
+    """The --vdev of a virtio-user port on a switch socket: a guest's virtio-net device.
+    server: it serves the socket (as QEMU with server=on) for a --vhost-client port, and
+    takes the switch back whenever it reconnects."""
     return (f"net_virtio_user0,path={sock},queues=1,queue_size=1024,mrg_rxbuf=1" +
-            (f",mac={mac}" if mac else ""))
+            (f",mac={mac}" if mac else "") + (",server=1" if server else ""))
 
 
 class Guest(Testpmd):

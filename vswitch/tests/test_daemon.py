@@ -19,23 +19,25 @@ def test_help_documents_every_option():
     r = run(["--help"])
     assert r.returncode == 0
     for opt in ("--vhost", "--vhost-client", "--nic", "--disable", "--no-gro", "--datapath-lcore",
-                "--gro-timeout-us", "EAL"):
+                "--gro-timeout-us", "--control", "EAL"):
         assert opt in r.stdout
 
 
 @pytest.mark.parametrize("args,says,code", [
-    ([], "no ports", 2),
     (["--vhost", "/nonexistent-dir/vm.sock"], "does not exist", 1),
     (["--nic", "net_nosuchdriver0"], "cannot probe device", 1),
-    (["--vhost", "/tmp/x.sock", "--disable", "warp"], "unknown offload 'warp'", 1),
-    (["--nic", "net_null0", "--disable", "lro"], "known: tso, csum, gro", 1),
+    # Offload switches are checked with the command line, before DPDK starts.
+    (["--vhost", "/tmp/x.sock", "--disable", "warp"], "unknown offload 'warp'", 2),
+    (["--nic", "net_null0", "--disable", "lro"], "known: tso, csum, gro", 2),
     (["--vhost", "/tmp/x.sock", "--socket-group", "no-such-group-vo"], "no group on this host", 1),
-], ids=["no-ports", "bad-socket-dir", "bad-driver", "bad-guest-offload", "bad-nic-offload",
-        "bad-socket-group"])
-def test_errors_say_what_went_wrong(args, says, code):
+    (["--nic", "net_null0", "--control", "/nonexistent-dir/x/" + "y" * 120], "longer than", 1),
+], ids=["bad-socket-dir", "bad-driver", "bad-guest-offload", "bad-nic-offload",
+        "bad-socket-group", "bad-control-path"])
+def test_errors_say_what_went_wrong(tmp_path, args, says, code):
     prefix = unique("vod")
     eal = ["--", "-l", "0,1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", prefix]
-    r = run(args + (eal if args else []))
+    control = [] if "--control" in args else ["--control", str(tmp_path / "ctl.sock")]
+    r = run(args + control + eal)
     shutil.rmtree(dpdk_runtime_dir(prefix), ignore_errors=True)
     assert r.returncode == code
     assert says in r.stderr

@@ -1,0 +1,95 @@
+#include "commands.h"
+
+#include "control_socket.h"
+#include "vswitch/port_counters.h"
+
+namespace vo::control {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A port in a line of `list`: what it is, whether it is up, its traffic.
+json summary(const PortRegistry::Entry& e) {
+  const PortStats& s = e.port->stats;
+  uint64_t rx_drops = 0, tx_drops = s.tx_dropped + s.tx_expired + s.too_big_dropped;
+  for (size_t i = 1; i < kReasonCount; ++i) {
+    rx_drops += s.rx_invalid.count[i];
+    tx_drops += s.tx_invalid.count[i];
+  }
+  return {{"name", e.spec.name}, {"kind", kind_name(e.spec.kind)}, {"target", e.spec.target},
+          {"up", e.port->ready()}, {"rx_packets", s.rx_packets}, {"tx_packets", s.tx_packets},
+          {"rx_dropped", rx_drops + s.flood_dropped}, {"tx_dropped", tx_drops}};
+}
+
+json details(const PortRegistry::Entry& e) {
+  json j = summary(e);
+  j["words"] = e.spec.words;
+  j["port_security"] = describe(e.spec.policy.security);
+  j["vlans"] = describe(e.spec.policy.vlan);
+  json counters = json::object();
+  for_each_counter(e.port->stats, [&](const char* n, uint64_t v) { counters[n] = v; });
+  j["counters"] = counters;
+  Port::Details d = e.port->details();
+  json facts = json::object();
+  for (const auto& [k, v] : d.text) facts[k] = v;
+  for (const auto& [k, v] : d.numbers) facts[k] = v;
+  j["details"] = facts;
+  return j;
+}
+
+json add_port(PortRegistry& ports, const json& req) {
+  if (!req.contains("args") || !req["args"].is_array())
+    return failure("add-port needs \"args\": the port's options as on the command line");
+  std::vector<std::string> words;
+  for (const json& w : req["args"]) {
+    if (!w.is_string()) return failure("add-port's \"args\" are strings");
+    words.push_back(w.get<std::string>());
+  }
+  std::string error;
+  auto spec = parse_port(words, error);
+  if (!spec || !ports.add(*spec, error)) return failure(error);
+  return {{"ok", true}, {"port", spec->name}};
+}
+
+const PortRegistry::Entry* named(PortRegistry& ports, const json& req, std::string& error) {
+  if (!req.contains("name") || !req["name"].is_string()) {
+    error = "give the port's \"name\"";
+    return nullptr;
+  }
+  const PortRegistry::Entry* e = ports.find(req["name"].get<std::string>());
+  if (!e) error = "no port named " + req["name"].get<std::string>() + " (vo-ctl list shows the ports)";
+  return e;
+}
+
+}  // namespace
+
+json handle_request(PortRegistry& ports, const json& req) {
+  if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string())
+    return failure("a request is a JSON object with \"cmd\"");
+  const std::string cmd = req["cmd"].get<std::string>();
+  std::string error;
+  if (cmd == "add-port") return add_port(ports, req);
+  if (cmd == "del-port") {
+    const PortRegistry::Entry* e = named(ports, req, error);
+    if (!e) return failure(error);
+    Datapath::Removed removed;
+    auto gone = ports.take(e->spec.name, removed, error);
+    if (!gone) return failure(error);
+    json last = details(*gone);  // then closed: a guest disconnects, a device closes
+    return {{"ok", true}, {"port", last}, {"freed_queued", removed.queued},
+            {"freed_held", removed.held}};
+  }
+  if (cmd == "list") {
+    json list = json::array();
+    for (const auto& e : ports.entries()) list.push_back(summary(*e));
+    return {{"ok", true}, {"ports", list}};
+  }
+  if (cmd == "show") {
+    const PortRegistry::Entry* e = named(ports, req, error);
+    if (!e) return failure(error);
+    return {{"ok", true}, {"port", details(*e)}};
+  }
+  return failure("unknown command '" + cmd + "' (add-port, del-port, list, show)");
+}
+
+}  // namespace vo::control

@@ -1,0 +1,48 @@
+// The switch's ports as the control layer knows them: each with the
+// description it was made from, opened from that description and handed to
+// the datapath, removed from the datapath before it is closed. Used by the
+// daemon at start and by the control socket at run time, from one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "port_spec.h"
+
+struct rte_mempool;
+
+namespace vo::control {
+
+class PortRegistry {
+ public:
+  struct Entry {
+    PortSpec spec;
+    std::unique_ptr<Port> port;
+  };
+
+  PortRegistry(Datapath& dp, rte_mempool* pool) : dp_(dp), pool_(pool) {}
+  ~PortRegistry();  // removes every port from the datapath, then closes it
+
+  // Opens the port `spec` describes and hands it to the datapath. False, with
+  // `error` saying what to do, when its name or target is taken or it cannot
+  // be opened (a socket path in use, a device missing...).
+  bool add(const PortSpec& spec, std::string& error);
+  // Takes the port out of the datapath (what it held for the port is freed,
+  // and said in `removed`) and hands it back, still open, for a last look at
+  // its statistics; nullptr when no port has that name.
+  std::unique_ptr<Entry> take(const std::string& name, Datapath::Removed& removed,
+                              std::string& error);
+  [[nodiscard]] const Entry* find(const std::string& name) const;
+  [[nodiscard]] const std::vector<std::unique_ptr<Entry>>& entries() const { return entries_; }
+
+ private:
+  std::unique_ptr<Port> open(const PortSpec& spec, std::string& error);
+
+  Datapath& dp_;
+  rte_mempool* pool_;
+  std::shared_ptr<TapReadiness> tap_readiness_;  // shared by every kernel port
+  std::vector<std::unique_ptr<Entry>> entries_;
+};
+
+}  // namespace vo::control
