@@ -23,6 +23,14 @@ with QEMU guests (vhost-user) and moves 64 KB TCP segments whole wherever the
 next hop can take them, cutting them in software only where it cannot.
 
 )" + control::port_help() + R"(
+Configuration:
+  --config FILE           read the switch's options and its ports from FILE (JSON:
+                          {"switch": {"mbufs": 65536}, "ports": [["--vhost", "/run/vm1.sock",
+                          "--name", "vm1"]]}; options named as here without the
+                          dashes, ports in the words above). Ports added or removed
+                          with vo-ctl are written back to it, so that a restart
+                          brings them back; options given here override the file's
+
 Control (tools/vo-ctl adds, removes and shows ports while the switch runs):
   --control PATH          the control socket (default )" + std::string(control::kDefaultControlPath) + R"();
                           one JSON request per line, one answer per line
@@ -63,9 +71,63 @@ Statistics: tools/vo-stats, or dpdk-telemetry.py with /vhost_offload/stats.
 )";
 }
 
+namespace {
+
+// Takes `--config FILE` out of `args`; false with `error` when FILE is missing.
+bool take_config_option(std::vector<std::string>& args, std::string& path, std::string& error) {
+  for (size_t i = 0; i < args.size() && args[i] != "--"; ++i) {
+    if (args[i] != "--config") continue;
+    if (i + 1 >= args.size()) {
+      error = "option --config needs a value (see --help)";
+      return false;
+    }
+    path = args[i + 1];
+    args.erase(args.begin() + long(i), args.begin() + long(i) + 2);
+    return true;
+  }
+  return true;
+}
+
+std::optional<Config> parse_words(const std::vector<std::string>& argv, std::string& error);
+
+}  // namespace
+
+// The config file's switch options come first, so that the command line's
+// override them; its ports are parsed one by one, so that an error names one.
 std::optional<Config> parse(int argc, const char* const* argv, std::string& error) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string path;
+  control::ConfigFile file;
+  if (!take_config_option(args, path, error)) return std::nullopt;
+  if (!path.empty() && !control::read_config(path, file, error)) return std::nullopt;
+  std::vector<std::string> words = file.switch_words();
+  words.insert(words.end(), args.begin(), args.end());
+  auto c = parse_words(words, error);
+  if (!c || path.empty()) return c;
+  if (!c->ports.empty()) {
+    error = "with --config, ports live in the file (" + path + "): add them there, or with "
+            "vo-ctl add-port, which writes it";
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < file.ports.size(); ++i) {
+    auto port = control::parse_port(file.ports[i], error);
+    if (!port) {
+      error = "config " + path + ": ports[" + std::to_string(i) + "]: " + error;
+      return std::nullopt;
+    }
+    c->ports.push_back(std::move(*port));
+  }
+  c->config_path = path;
+  c->config_file = std::move(file);
+  return c;
+}
+
+namespace {
+
+std::optional<Config> parse_words(const std::vector<std::string>& argv, std::string& error) {
   Config c;
-  for (int i = 1; i < argc; ++i) {
+  const size_t argc = argv.size();
+  for (size_t i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") {
       for (++i; i < argc; ++i) c.eal_args.emplace_back(argv[i]);
@@ -97,9 +159,9 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
       if (!control::apply_port_option(c.ports.back(), a, v, error)) return std::nullopt;
       continue;
     }
-    const char* v = argv[++i];
+    const std::string v = argv[++i];
     uint32_t n = 0;
-    bool numeric = to_u32(v, n);
+    bool numeric = to_u32(v.c_str(), n);
     auto want_number = [&](const std::string& opt) {
       if (!numeric) error = "option " + opt + " takes a whole number, not '" + v + "'";
       return numeric;
@@ -161,5 +223,7 @@ std::optional<Config> parse(int argc, const char* const* argv, std::string& erro
     if (!control::finish_port(p, error)) return std::nullopt;
   return c;
 }
+
+}  // namespace
 
 }  // namespace vo::cli

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "control/config_file.h"
 #include "control/control_socket.h"
 #include "control/port_spec.h"
 #include "vswitch/datapath.h"
@@ -20,6 +21,8 @@ struct Config {
   uint32_t mbufs = 32768;
   bool zero_copy_gso = true;
   control::ControlOptions control;      // --control, --control-group, --control-mode
+  std::string config_path;              // --config FILE: ports are written back to it
+  control::ConfigFile config_file;      // as read from it
   std::vector<std::string> eal_args;  // empty: pick defaults (see usage)
   bool help = false;
 };

@@ -1,6 +1,10 @@
 #include "cli.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 #include "vhost/features.h"
 
@@ -194,8 +198,35 @@ TEST(Cli, HelpDocumentsEveryOption) {
                           "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
                           "--port-security", "--mac ", "--allowed-ips", "--flood-pps",
                           "--tag", "--trunks", "--native-vlan", "--mac-per-vlan", "--control ",
-                          "--control-group", "--control-mode"})
+                          "--control-group", "--control-mode", "--config"})
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
+}
+
+// The config file's options first, the command line's over them; its ports
+// through the same parser, an error naming the port.
+TEST(Cli, ConfigFileUnderTheCommandLine) {
+  const std::string path = "/tmp/vo-cli-test-" + std::to_string(getpid()) + ".json";
+  auto write = [&](const char* text) { std::ofstream(path) << text; };
+  write(R"({"switch": {"mbufs": 4096, "flood-pps": 7},
+            "ports": [["--vhost", "/tmp/a.sock", "--name", "a"], ["--nic", "net_null0"]]})");
+  std::string err;
+  auto c = run({"--config", path.c_str(), "--flood-pps", "9"}, err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->mbufs, 4096u);
+  EXPECT_EQ(c->datapath.flood_pps, 9u) << "the command line wins";
+  ASSERT_EQ(c->ports.size(), 2u);
+  EXPECT_EQ(c->ports[0].name, "a");
+  EXPECT_EQ(c->ports[1].kind, control::PortKind::Nic);
+  EXPECT_EQ(c->config_path, path);
+  EXPECT_FALSE(run({"--config", path.c_str(), "--vhost", "/tmp/b.sock"}, err));
+  EXPECT_NE(err.find("with --config, ports live in the file"), std::string::npos) << err;
+  write(R"({"ports": [["--nic", "net_null0"], ["--tap", "k0", "--mtu", "20"]]})");
+  EXPECT_FALSE(run({"--config", path.c_str()}, err));
+  EXPECT_NE(err.find("ports[1]: --mtu 20 is out of range"), std::string::npos) << err;
+  write(R"({"switch": {"mbufz": 1}})");
+  EXPECT_FALSE(run({"--config", path.c_str()}, err));
+  EXPECT_NE(err.find("unknown option --mbufz"), std::string::npos) << err;
+  std::remove(path.c_str());
 }
 
 TEST(Features, SwitchesCloseOverDependencies) {

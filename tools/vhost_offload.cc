@@ -84,6 +84,26 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
   return true;
 }
 
+bool changes_ports(const nlohmann::ordered_json& request) {
+  const auto& cmd = request["cmd"];
+  return cmd == "add-port" || cmd == "del-port";
+}
+
+// The ports as they are now go to the config file, so that a restart brings
+// them back; the answer says whether they could be saved.
+void save_ports(const vo::cli::Config& c, const vo::control::PortRegistry& ports,
+                nlohmann::ordered_json& answer) {
+  vo::control::ConfigFile file = c.config_file;
+  file.ports.clear();
+  for (const auto& e : ports.entries()) file.ports.push_back(e->spec.words);
+  std::string error;
+  answer["saved"] = vo::control::write_config(c.config_path, file, error);
+  if (!answer["saved"]) {
+    answer["warning"] = error + ": the change holds until the switch restarts";
+    VO_LOG(ERR, "%s", error.c_str());
+  }
+}
+
 int datapath_main(void* arg) {
   static_cast<vo::Datapath*>(arg)->run();
   return 0;
@@ -137,7 +157,10 @@ int main(int argc, char** argv) {
          sw.ports->entries().size(), lcore, control->path().c_str(),
          sw.ports->entries().empty() ? " (add ports with tools/vo-ctl add-port)" : "");
   control->serve([] { return g_stop != 0; }, [&](const nlohmann::ordered_json& request) {
-    return vo::control::handle_request(*sw.ports, request);
+    auto answer = vo::control::handle_request(*sw.ports, request);
+    if (answer["ok"] && changes_ports(request) && !cfg->config_path.empty())
+      save_ports(*cfg, *sw.ports, answer);
+    return answer;
   });
   VO_LOG(INFO, "stopping");
   control.reset();

@@ -3,6 +3,7 @@ every kind added and removed while two namespaces run iperf3 through two
 other ports, a guest's port added and removed 200 times with a virtio-user
 guest attached each time, and the answers a person gets when something is
 wrong. Each request's time is measured at the socket, as a script sees it."""
+import json
 import os
 import subprocess
 import time
@@ -149,3 +150,46 @@ def test_mistakes_are_answered_with_what_to_do(tmp_path):
     r = subprocess.run([VO_CTL, "--control", str(tmp_path / "none.sock"), "list"],
                        capture_output=True, text=True)
     assert r.returncode == 3 and "no vhost-offload answers on" in r.stderr
+
+
+def test_ports_changed_at_run_time_come_back_after_a_restart(tmp_path):
+    config = tmp_path / "switch.json"
+    config.write_text(json.dumps({"switch": {"flood-pps": 0},
+                                  "ports": [["--nic", "net_null9,no-rx=1", "--name", "up"]]}))
+    vm = ["--vhost", str(tmp_path / "vm.sock"), "--name", "vm", "--mac", "02:00:00:00:cc:01",
+          "--tag", "10"]
+    with cleanup() as later:
+        sw = Switch(str(tmp_path), ["--config", str(config)])
+        later(sw)
+        _, answer = sw.ctl("add-port", *vm)
+        assert answer["saved"] is True
+        saved = json.loads(config.read_text())
+        assert saved["ports"] == [["--nic", "net_null9,no-rx=1", "--name", "up"], vm]
+        assert saved["switch"] == {"flood-pps": 0}
+        sw.ctl("del-port", "up")
+        assert json.loads(config.read_text())["ports"] == [vm]
+        assert sw.stop() == 0
+        again = Switch(str(tmp_path), ["--config", str(config)])
+        later(again)
+        _, answer = again.ctl("show", "vm")
+        assert answer["port"]["words"] == vm
+        assert answer["port"]["vlans"] == "access 10"
+        _, answer = again.ctl("list")
+        assert [p["name"] for p in answer["ports"]] == ["vm"]
+
+
+def test_a_malformed_config_is_refused_where_it_is_wrong(tmp_path):
+    config = tmp_path / "switch.json"
+    config.write_text('{\n  "ports": [\n    ["--vhost" "/run/vm1.sock"]\n  ]\n}\n')
+    control = tmp_path / "ctl.sock"
+    r = subprocess.run([SWITCH_BIN, "--config", str(config), "--control", str(control)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert f"config {config}: line 3, column" in r.stderr, r.stderr
+    assert not control.exists(), "the switch started half-configured"
+    config.write_text(json.dumps({"ports": [["--vhost", str(tmp_path / "a.sock")],
+                                            ["--nic", "net_null3", "--disable", "lro"]]}))
+    r = subprocess.run([SWITCH_BIN, "--config", str(config), "--control", str(control)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "ports[1]: unknown offload 'lro'" in r.stderr, r.stderr
+    assert not (tmp_path / "a.sock").exists() and not control.exists()
