@@ -73,7 +73,7 @@ json handle_request(PortRegistry& ports, const json& req) {
     const PortRegistry::Entry* e = named(ports, req, error);
     if (!e) return failure(error);
     Datapath::Removed removed;
-    auto gone = ports.take(e->spec.name, removed, error);
+    auto gone = ports.take(e->spec.name, /*retire=*/true, removed, error);
     if (!gone) return failure(error);
     json last = details(*gone);  // then closed: a guest disconnects, a device closes
     return {{"ok", true}, {"port", last}, {"freed_queued", removed.queued},

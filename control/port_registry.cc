@@ -8,7 +8,7 @@ PortRegistry::~PortRegistry() {
   while (!entries_.empty()) {
     std::string error;
     Datapath::Removed removed;
-    take(entries_.back()->spec.name, removed, error);
+    take(entries_.back()->spec.name, /*retire=*/false, removed, error);  // the switch stops
   }
 }
 
@@ -53,12 +53,13 @@ bool PortRegistry::add(const PortSpec& spec, std::string& error) {
   return true;
 }
 
-std::unique_ptr<PortRegistry::Entry> PortRegistry::take(const std::string& name,
+std::unique_ptr<PortRegistry::Entry> PortRegistry::take(const std::string& name, bool retire,
                                                         Datapath::Removed& removed,
                                                         std::string& error) {
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if ((*it)->spec.name != name) continue;
     removed = dp_.remove_port((*it)->port.get());  // the datapath no longer touches it
+    if (retire) (*it)->port->retire();
     std::unique_ptr<Entry> e = std::move(*it);
     entries_.erase(it);
     return e;

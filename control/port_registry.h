@@ -30,8 +30,9 @@ class PortRegistry {
   bool add(const PortSpec& spec, std::string& error);
   // Takes the port out of the datapath (what it held for the port is freed,
   // and said in `removed`) and hands it back, still open, for a last look at
-  // its statistics; nullptr when no port has that name.
-  std::unique_ptr<Entry> take(const std::string& name, Datapath::Removed& removed,
+  // its statistics; nullptr when no port has that name. `retire`: the
+  // operator deletes it, and what outlives the switch goes too (Port::retire).
+  std::unique_ptr<Entry> take(const std::string& name, bool retire, Datapath::Removed& removed,
                               std::string& error);
   [[nodiscard]] const Entry* find(const std::string& name) const;
   [[nodiscard]] const std::vector<std::unique_ptr<Entry>>& entries() const { return entries_; }

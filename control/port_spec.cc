@@ -165,6 +165,7 @@ bool resolve_tap(PortSpec& p, std::string& error) {
   o.ifname = p.target;
   o.name = p.name;
   o.gro = p.gro;
+  o.persist = true;  // outlives a restart; del-port deletes it
   return each_item(p.disable, [&](const std::string& item) {
     if (item == "tso4") o.tso4 = false;
     else if (item == "tso6") o.tso6 = false;

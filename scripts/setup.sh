@@ -12,6 +12,7 @@ PACKAGES=(
   libnuma-dev libpcap-dev
   python3 python3-scapy python3-pytest  # stats client, packet crafting, switch tests
   iproute2 ethtool iperf3 tshark  # network namespaces, kernel peers, captures
+  systemd                         # systemd-analyze verify of the installed unit
   iputils-ping                    # round trips to guests (interrupt coalescing)
   tcpreplay                       # hostile-neighbour floods at a fixed rate
   procps psmisc

@@ -93,6 +93,10 @@ class Port {
     std::vector<std::pair<std::string, uint64_t>> numbers;
   };
   [[nodiscard]] virtual Details details() const { return {}; }
+  // The operator deleted the port (not the switch stopping): let go of what
+  // was made to outlive the switch (a persistent TAP). Called once the
+  // datapath no longer uses the port, before it is destroyed.
+  virtual void retire() {}
   // Whether packets received here go through GRO (per-port switch).
   [[nodiscard]] bool gro_enabled() const { return gro_enabled_; }
   void set_gro_enabled(bool on) { gro_enabled_ = on; }

@@ -96,6 +96,8 @@ int open_queue(const TapOptions& o, std::string& error) {
   int hdr_size = sizeof(VirtioNetHdr), le = 1;
   if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
     error = setiff_problem(o, errno);
+  } else if (o.persist && ioctl(fd, TUNSETPERSIST, 1) != 0) {
+    error = "TAP " + o.ifname + ": TUNSETPERSIST failed: " + errno_text(errno);
   } else if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) != 0) {
     error = "TAP " + o.ifname + ": TUNSETVNETHDRSZ failed: " + errno_text(errno);
   } else if (ioctl(fd, TUNSETVNETLE, &le) != 0) {
@@ -287,6 +289,14 @@ bool TapPort::setup(std::string& error) {
 }
 
 TapPort::~TapPort() { release(); }
+
+void TapPort::retire() {
+  if (!opts_.persist) return;
+  for (Queue& q : queues_)
+    if (q.fd >= 0 && ioctl(q.fd, TUNSETPERSIST, 0) == 0) return;  // gone with the last fd
+  VO_LOG(WARNING, "port %s: TAP %s could not be let go and stays: delete it with `ip link del %s`",
+         name().c_str(), opts_.ifname.c_str(), opts_.ifname.c_str());
+}
 
 void TapPort::release() {
   for (Queue& q : queues_) {

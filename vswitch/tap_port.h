@@ -34,6 +34,10 @@ struct TapOptions {
   bool tso6 = true;    // TUN_F_TSO6
   bool ecn = true;     // TUN_F_TSO_ECN: the kernel hands us CWR-marked segments whole
   bool gro = true;     // merge segments received here toward ports that take them
+  // The TAP outlives the port (TUNSETPERSIST) until retire(): a switch that
+  // restarts finds it with the host's addresses and routes on it, and the
+  // host's connections through it go on.
+  bool persist = false;
 };
 
 class TapReadiness;
@@ -47,6 +51,7 @@ class TapPort final : public Port {
                                        std::shared_ptr<TapReadiness> readiness,
                                        std::string& error);
   ~TapPort() override;
+  void retire() override;  // a persistent TAP goes with the port
 
   const char* kind() const override { return "kernel"; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
