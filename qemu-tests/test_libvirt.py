@@ -1,10 +1,15 @@
 """A libvirt domain on the switch: libvirt's own daemon (started here, stopped
 after) defines and starts qemu-tests/libvirt/vhost-offload-guest.xml under TCG;
 the guest negotiates TSO with the switch and passes iperf3 traffic both ways to
-a peer host behind the switch."""
+a peer host behind the switch. In the production form (QEMU serves the socket,
+the switch connects) the guest's stream goes on across a switch restart."""
+import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
+import time
 
 import pytest
 
@@ -13,6 +18,7 @@ from vm import HERE, VethPeer, build_image, iperf_summary, netns_iperf3
 
 GUEST, PEER = "10.73.0.1", "10.73.0.2"
 SECONDS = 4
+RESTART_SECONDS = 12
 
 
 class Libvirtd:
@@ -36,7 +42,7 @@ class Libvirtd:
             p.stop()
 
 
-def domain_xml(work, name, sock, mac):
+def domain_xml(work, name, sock, mac, qemu_serves=False):
     """The README's domain XML with this test's paths. QEMU runs as libvirt-qemu:
     the kernel, initrd and console live in a directory it can reach."""
     kernel, initrd = build_image()
@@ -45,6 +51,7 @@ def domain_xml(work, name, sock, mac):
     with open(os.path.join(HERE, "libvirt", "vhost-offload-guest.xml")) as f:
         xml = f.read()
     words = {"@NAME@": name, "@SOCKET@": sock, "@MAC@": mac,
+             "@MODE@": "server" if qemu_serves else "client",
              "@KERNEL@": os.path.join(work, "vmlinuz"), "@INITRD@": os.path.join(work, "initrd.gz"),
              "@CONSOLE@": os.path.join(work, "console.log"),
              "@CMDLINE@": f"console=ttyS0 quiet panic=-1 vo.name={name} vo.ip={GUEST}/24 vo.iperf3=1"}
@@ -98,3 +105,58 @@ def test_libvirt_domain_passes_iperf3_with_tso():
         wait_for("the guest to leave the switch", lambda: sw.port("vm")["ready"] == 0, 30)
         assert sw.stop() == 0
     shutil.rmtree(work)  # kept when the test fails: the console and daemon logs are there
+
+
+@pytest.mark.skipif(not shutil.which("libvirtd"), reason="libvirt-daemon-system not installed "
+                    "(scripts/setup.sh installs it)")
+def test_libvirt_guest_served_by_qemu_survives_a_switch_restart():
+    """The production form: QEMU serves the socket (mode='server'), the switch is
+    its client and reads its ports from a config file; killed and started again,
+    it reconnects and the guest's stream goes on."""
+    work = tempfile.mkdtemp(prefix="vo-libvirt-", dir="/tmp")
+    os.chmod(work, 0o755)
+    name = os.path.basename(work)
+    # QEMU (as libvirt-qemu) creates the socket: a directory of its own.
+    sockets = os.path.join(work, "sockets")
+    os.mkdir(sockets, 0o750)
+    shutil.chown(sockets, "libvirt-qemu", "libvirt-qemu")
+    sock = os.path.join(sockets, "vm.sock")
+    config = os.path.join(work, "switch.json")
+    with cleanup() as later:
+        peer = VethPeer(0, "up", [f"{PEER}/24"])
+        later(peer)
+        with open(config, "w") as f:
+            json.dump({"ports": [["--vhost-client", sock, "--name", "vm"], peer.switch_args()]}, f)
+        sw = Switch(work, ["--config", config])
+        later(sw)
+        libvirt = Libvirtd(work)
+        later(libvirt)
+        xml = domain_xml(work, name, sock, "52:54:00:73:00:02", qemu_serves=True)
+        libvirt.virsh(f"define {xml}")
+        later(lambda: libvirt.virsh(f"undefine {name}", check=False))
+        libvirt.virsh(f"start {name}")
+        later(lambda: libvirt.virsh(f"destroy {name}", check=False))
+        console = os.path.join(work, "console.log")
+        wait_for("the libvirt guest to boot",
+                 lambda: os.path.exists(console) and "VO-GUEST-READY" in open(console).read(), 120, 0.5)
+        sw.wait_guest("vm")
+        features = sw.port("vm")["features"]
+        result = {}
+        stream = threading.Thread(target=lambda: result.update(
+            report=netns_iperf3(peer, GUEST, RESTART_SECONDS, wait_server=60)))
+        stream.start()
+        time.sleep(RESTART_SECONDS / 3)
+        sw.process.send_signal(signal.SIGKILL)
+        sw.process.proc.wait(5)
+        again = Switch(work, ["--config", config])
+        later(again)
+        again.wait_guest("vm", 30)
+        stream.join(RESTART_SECONDS + 90)
+        summary = iperf_summary(result["report"])
+        print(f"\nlibvirt guest across a switch restart: {summary['gbps']:.2f} Gbit/s, "
+              f"{summary['retransmits']} retransmits; offloads {again.port('vm')['features']}")
+        assert result["report"]["end"]["sum_received"]["seconds"] >= RESTART_SECONDS - 1
+        assert again.port("vm")["features"] == features
+        libvirt.virsh(f"destroy {name}")
+        assert again.stop() == 0
+    shutil.rmtree(work)
