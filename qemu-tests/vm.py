@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -91,8 +92,12 @@ class Vm:
     """
 
     def __init__(self, workdir, sock, ip=None, ip6=None, mac=None, offloads=ALL_OFFLOADS,
-                 name=None, accel_=None, boot_timeout=90, server=False, boot_args=(), cpus=None):
+                 name=None, accel_=None, boot_timeout=90, server=False, boot_args=(), cpus=None,
+                 incoming=None, label=None):
         # cpus: a CPU list for `taskset -c` to keep QEMU (all its threads) on, e.g. "0"
+        # incoming: "tcp:HOST:PORT": a destination of live migration, which waits
+        #   for the guest instead of booting one (start it like its source: same name)
+        # label: this QEMU's files (console log, monitor) when two share a name
         self.name = name or unique("vm")
         self.workdir = workdir
         self.ip = ip.split("/")[0] if ip else None
@@ -115,19 +120,47 @@ class Vm:
         if sock:
             self.mac = mac or _next_mac()
             argv += self._nic_args(sock, self.mac, offloads, server)
+        self.monitor_path = os.path.join(workdir, f"{label or self.name}.monitor")
+        argv += ["-monitor", f"unix:{self.monitor_path},server=on,wait=off"]
+        if incoming:
+            argv += ["-incoming", incoming]
         if cpus is not None:
             argv = ["taskset", "-c", str(cpus)] + argv
-        self.log_path = os.path.join(workdir, f"{self.name}.console.log")
+        self.log_path = os.path.join(workdir, f"{label or self.name}.console.log")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
+        if incoming:
+            wait_for("the migration destination's monitor", lambda: os.path.exists(self.monitor_path))
+            return
         try:
             wait_for(f"guest {self.name} to boot ({self.accel})", self._booted, boot_timeout, 0.2)
             self._sync()
         except Exception:
             self.stop()
             raise
+
+    def hmp(self, command, timeout=10):
+        """A QEMU monitor command; its output."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.monitor_path)
+            out = b""
+            while not out.endswith(b"(qemu) "):
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise RuntimeError(f"QEMU's monitor closed before answering {command!r}")
+                out += chunk
+            s.sendall(command.encode() + b"\n")
+            out = b""
+            while not out.endswith(b"(qemu) "):
+                chunk = s.recv(65536)
+                if not chunk:  # QEMU quit
+                    break
+                out += chunk
+        text = out.decode(errors="replace").replace("\r", "")
+        return text.removesuffix("(qemu) ").split("\n", 1)[-1]
 
     @staticmethod
     def _nic_args(sock, mac, offloads, server):
