@@ -63,6 +63,21 @@ def domain_xml(work, name, sock, mac, qemu_serves=False):
     return path
 
 
+def start_domain(work, name, xml, later):
+    """libvirtd (ours unless one runs), the domain defined and started from `xml`,
+    booted; undefined and destroyed by `later`. Returns the Libvirtd."""
+    libvirt = Libvirtd(work)
+    later(libvirt)
+    libvirt.virsh(f"define {xml}")
+    later(lambda: libvirt.virsh(f"undefine {name}", check=False))
+    libvirt.virsh(f"start {name}")
+    later(lambda: libvirt.virsh(f"destroy {name}", check=False))
+    console = os.path.join(work, "console.log")
+    wait_for("the libvirt guest to boot",
+             lambda: os.path.exists(console) and "VO-GUEST-READY" in open(console).read(), 120, 0.5)
+    return libvirt
+
+
 @pytest.mark.skipif(not shutil.which("libvirtd"), reason="libvirt-daemon-system not installed "
                     "(scripts/setup.sh installs it)")
 def test_libvirt_domain_passes_iperf3_with_tso():
@@ -77,16 +92,7 @@ def test_libvirt_domain_passes_iperf3_with_tso():
         sw = Switch(work, ["--vhost", sock, "--name", "vm", "--socket-group", "libvirt-qemu",
                            "--socket-mode", "0660"] + peer.switch_args())
         later(sw)
-        libvirt = Libvirtd(work)
-        later(libvirt)
-        xml = domain_xml(work, name, sock, "52:54:00:73:00:01")
-        libvirt.virsh(f"define {xml}")
-        later(lambda: libvirt.virsh(f"undefine {name}", check=False))
-        libvirt.virsh(f"start {name}")
-        later(lambda: libvirt.virsh(f"destroy {name}", check=False))
-        console = os.path.join(work, "console.log")
-        wait_for("the libvirt guest to boot",
-                 lambda: os.path.exists(console) and "VO-GUEST-READY" in open(console).read(), 120, 0.5)
+        libvirt = start_domain(work, name, domain_xml(work, name, sock, "52:54:00:73:00:01"), later)
         sw.wait_guest("vm")
         features = set(sw.port("vm")["features"].split())
         assert {"HOST_TSO4", "GUEST_TSO4", "CSUM", "GUEST_CSUM", "MRG_RXBUF"} <= features, \
@@ -129,16 +135,8 @@ def test_libvirt_guest_served_by_qemu_survives_a_switch_restart():
             json.dump({"ports": [["--vhost-client", sock, "--name", "vm"], peer.switch_args()]}, f)
         sw = Switch(work, ["--config", config])
         later(sw)
-        libvirt = Libvirtd(work)
-        later(libvirt)
         xml = domain_xml(work, name, sock, "52:54:00:73:00:02", qemu_serves=True)
-        libvirt.virsh(f"define {xml}")
-        later(lambda: libvirt.virsh(f"undefine {name}", check=False))
-        libvirt.virsh(f"start {name}")
-        later(lambda: libvirt.virsh(f"destroy {name}", check=False))
-        console = os.path.join(work, "console.log")
-        wait_for("the libvirt guest to boot",
-                 lambda: os.path.exists(console) and "VO-GUEST-READY" in open(console).read(), 120, 0.5)
+        libvirt = start_domain(work, name, xml, later)
         sw.wait_guest("vm")
         features = sw.port("vm")["features"]
         result = {}

@@ -79,4 +79,14 @@ Bytes flatten(const rte_mbuf* m) {
   return b;
 }
 
+bool chain_consistent(const rte_mbuf* m) {
+  uint64_t sum = 0;
+  uint32_t n = 0;
+  for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
+    if (++n > m->nb_segs) return false;
+    sum += s->data_len;
+  }
+  return sum == m->pkt_len && n == m->nb_segs;
+}
+
 }  // namespace vo::fuzz

@@ -41,4 +41,7 @@ int64_t external_buffers_live();
 
 Bytes flatten(const rte_mbuf* m);
 
+// pkt_len is the sum of the data_len and nb_segs the length of the chain.
+bool chain_consistent(const rte_mbuf* m);
+
 }  // namespace vo::fuzz

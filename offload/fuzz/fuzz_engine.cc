@@ -147,17 +147,6 @@ struct Snapshot {
   bool operator==(const Snapshot&) const = default;
 };
 
-// pkt_len is the sum of the data_len and nb_segs the length of the chain.
-bool chain_consistent(const rte_mbuf* m) {
-  uint64_t sum = 0;
-  uint32_t n = 0;
-  for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
-    if (++n > m->nb_segs) return false;
-    sum += s->data_len;
-  }
-  return sum == m->pkt_len && n == m->nb_segs;
-}
-
 // RFC 1071 over bytes, folded, not complemented: shares nothing with the engine.
 uint32_t naive_sum(const uint8_t* p, size_t n, uint64_t s = 0) {
   for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);

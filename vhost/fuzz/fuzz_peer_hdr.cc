@@ -53,16 +53,6 @@ struct Pools {
 };
 Pools g;
 
-bool chain_consistent(const rte_mbuf* m) {
-  uint64_t sum = 0;
-  uint32_t n = 0;
-  for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
-    if (++n > m->nb_segs) return false;
-    sum += s->data_len;
-  }
-  return sum == m->pkt_len && n == m->nb_segs;
-}
-
 uint32_t headers_len(const rte_mbuf* m) {
   return m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len + m->l4_len;
 }
