@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "control_socket.h"
+#include "vhost/features.h"
 #include "vswitch/port_counters.h"
 
 namespace vo::control {
@@ -24,6 +25,7 @@ json summary(const PortRegistry::Entry& e) {
 json details(const PortRegistry::Entry& e) {
   json j = summary(e);
   j["words"] = e.spec.words;
+  j["gro"] = e.port->gro_enabled();
   j["port_security"] = describe(e.spec.policy.security);
   j["vlans"] = describe(e.spec.policy.vlan);
   json counters = json::object();
@@ -61,6 +63,52 @@ const PortRegistry::Entry* named(PortRegistry& ports, const json& req, std::stri
   return e;
 }
 
+// Switches a port's offloads while it runs: --gro/--no-gro at once, a guest
+// port's --disable at the guest's next negotiation. Other options change
+// what the port is: del-port and add-port.
+json set_port(PortRegistry& ports, const json& req) {
+  std::string error;
+  if (!req.contains("name") || !req["name"].is_string() || !req.contains("args") ||
+      !req["args"].is_array())
+    return failure("set-port needs the port's \"name\" and \"args\", e.g. [\"--no-gro\"]");
+  PortRegistry::Entry* e = ports.find(req["name"].get<std::string>());
+  if (!e) return failure("no port named " + req["name"].get<std::string>() + " (vo-ctl list shows the ports)");
+  PortSpec next = e->spec;
+  const json& args = req["args"];
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string opt = args[i].is_string() ? args[i].get<std::string>() : "";
+    if (opt != "--gro" && opt != "--no-gro" && opt != "--disable")
+      return failure("set-port changes --disable, --gro and --no-gro; for '" + opt +
+                     "' remove the port and add it again");
+    std::string value;
+    if (takes_value(opt)) {
+      if (i + 1 >= args.size() || !args[i + 1].is_string())
+        return failure("option " + opt + " needs a value");
+      value = args[++i].get<std::string>();
+    }
+    if (!apply_port_option(next, opt, value, error)) return failure(error);
+  }
+  json notes = json::array();
+  if (next.disable != e->spec.disable) {
+    auto* guest = dynamic_cast<vhost::VhostPort*>(e->port.get());
+    if (guest == nullptr)
+      return failure("a NIC's or a kernel port's offloads are set when it opens: del-port, then "
+                     "add-port with --disable " + next.disable);
+    auto bits = vhost::parse_disabled(next.disable, error);
+    if (!bits || !guest->set_disabled(*bits, error)) return failure(error);
+    next.vhost.disabled = *bits;
+    notes.push_back("the guest sees the offloads offered now at its next negotiation (when it "
+                    "reconnects or its driver resets the device)");
+  }
+  if (next.gro != e->spec.gro) {
+    e->port->set_gro_enabled(next.gro);
+    notes.push_back(std::string("merging of what this port receives is ") +
+                    (next.gro ? "on" : "off") + " now");
+  }
+  e->spec = std::move(next);
+  return {{"ok", true}, {"port", e->spec.name}, {"notes", notes}};
+}
+
 }  // namespace
 
 json handle_request(PortRegistry& ports, const json& req) {
@@ -69,6 +117,7 @@ json handle_request(PortRegistry& ports, const json& req) {
   const std::string cmd = req["cmd"].get<std::string>();
   std::string error;
   if (cmd == "add-port") return add_port(ports, req);
+  if (cmd == "set-port") return set_port(ports, req);
   if (cmd == "del-port") {
     const PortRegistry::Entry* e = named(ports, req, error);
     if (!e) return failure(error);
@@ -89,7 +138,7 @@ json handle_request(PortRegistry& ports, const json& req) {
     if (!e) return failure(error);
     return {{"ok", true}, {"port", details(*e)}};
   }
-  return failure("unknown command '" + cmd + "' (add-port, del-port, list, show)");
+  return failure("unknown command '" + cmd + "' (add-port, del-port, set-port, list, show)");
 }
 
 }  // namespace vo::control

@@ -1,5 +1,7 @@
 #include "port_registry.h"
 
+#include <utility>
+
 #include "vswitch/log.h"
 
 namespace vo::control {
@@ -66,6 +68,10 @@ std::unique_ptr<PortRegistry::Entry> PortRegistry::take(const std::string& name,
   }
   error = "no port named " + name + " (vo-ctl list shows the ports)";
   return nullptr;
+}
+
+PortRegistry::Entry* PortRegistry::find(const std::string& name) {
+  return const_cast<Entry*>(std::as_const(*this).find(name));
 }
 
 const PortRegistry::Entry* PortRegistry::find(const std::string& name) const {

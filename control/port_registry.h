@@ -35,6 +35,7 @@ class PortRegistry {
   std::unique_ptr<Entry> take(const std::string& name, bool retire, Datapath::Removed& removed,
                               std::string& error);
   [[nodiscard]] const Entry* find(const std::string& name) const;
+  [[nodiscard]] Entry* find(const std::string& name);
   [[nodiscard]] const std::vector<std::unique_ptr<Entry>>& entries() const { return entries_; }
 
  private:

@@ -219,7 +219,7 @@ bool starts_port(const std::string& opt) {
 
 bool is_port_option(const std::string& opt) {
   static const char* const kOptions[] = {
-      "--name", "--disable", "--no-gro", "--netns", "--mtu", "--queues", "--notify",
+      "--name", "--disable", "--no-gro", "--gro", "--netns", "--mtu", "--queues", "--notify",
       "--notify-gap-us", "--socket-owner", "--socket-group", "--socket-mode", "--port-security",
       "--mac", "--allowed-ips", "--tag", "--trunks", "--native-vlan"};
   for (const char* o : kOptions)
@@ -227,7 +227,7 @@ bool is_port_option(const std::string& opt) {
   return false;
 }
 
-bool takes_value(const std::string& opt) { return opt != "--no-gro"; }
+bool takes_value(const std::string& opt) { return opt != "--no-gro" && opt != "--gro"; }
 
 PortSpec start_port(const std::string& opt, const std::string& target) {
   PortSpec p;
@@ -244,8 +244,8 @@ bool apply_port_option(PortSpec& p, const std::string& opt, const std::string& v
                        std::string& error) {
   p.words.push_back(opt);
   if (takes_value(opt)) p.words.push_back(v);
-  if (opt == "--no-gro") {
-    p.gro = false;
+  if (opt == "--no-gro" || opt == "--gro") {
+    p.gro = opt == "--gro";
     return true;
   }
   if (opt == "--name" || opt == "--disable") {
@@ -336,7 +336,7 @@ Options for the port named just before them:
                                          and has the switch cut or checksum instead
                                          (csum off takes TSO with it; ecn only stops
                                          the kernel sending CWR-marked segments whole)
-  --no-gro                do not merge segments received on this port
+  --no-gro                do not merge segments received on this port (--gro: do)
   --netns NS              kernel port: put the TAP in network namespace NS (as made by
                           `ip netns add NS`); the port goes down if NS is deleted
   --notify POLICY         guest port: when the switch interrupts the guest. coalesce

@@ -86,7 +86,7 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
 
 bool changes_ports(const nlohmann::ordered_json& request) {
   const auto& cmd = request["cmd"];
-  return cmd == "add-port" || cmd == "del-port";
+  return cmd == "add-port" || cmd == "del-port" || cmd == "set-port";
 }
 
 // The ports as they are now go to the config file, so that a restart brings

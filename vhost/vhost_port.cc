@@ -86,6 +86,7 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
   // Coalescing reads the split ring's event index (guest_call.h); guests
   // use split rings unless told otherwise (QEMU's packed=off).
   if (opts.notify.policy == NotifyPolicy::Coalesce) withdrawn |= bit(kRingPacked);
+  port->supported_ = supported;
   port->offered_ = supported & ~withdrawn;
   static const rte_vhost_device_ops ops = {
       .new_device = &VhostPort::on_new_device,
@@ -113,7 +114,7 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
   }
   VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s; guest interrupts: %s", port->name().c_str(),
          opts.client ? "client of" : "server on", path,
-         feature_names(port->offered_ & kOffloadMask).c_str(),
+         feature_names(port->offered() & kOffloadMask).c_str(),
          notify_description(opts.notify).c_str());
   return port;
 }
@@ -214,7 +215,7 @@ void VhostPort::attach(int vid) {
   connects_++;
   VO_LOG(INFO, "port %s: guest connected (vid %d), negotiated %s", name().c_str(), vid,
          feature_names(f).c_str());
-  if (std::string refused = refused_names(offered_, f); !refused.empty())
+  if (std::string refused = refused_names(offered(), f); !refused.empty())
     VO_LOG(WARNING,
            "port %s: guest refused %s; the switch does that work in software for it (enable "
            "the offloads on the guest's virtio-net device to avoid the cost)",
@@ -234,6 +235,22 @@ void VhostPort::detach(int vid) {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   vid_.store(-1, std::memory_order_release);
   VO_LOG(INFO, "port %s: guest disconnected", name().c_str());
+}
+
+bool VhostPort::set_disabled(uint64_t disabled, std::string& error) {
+  const uint64_t now = offered() & kOffloadMask;
+  const uint64_t want = supported_ & kOffloadMask & ~disabled;
+  const uint64_t off = now & ~want, on = want & ~now;
+  const char* path = opts_.path.c_str();
+  if ((off && rte_vhost_driver_disable_features(path, off) != 0) ||
+      (on && rte_vhost_driver_enable_features(path, on) != 0)) {
+    error = "the vhost library refused to change the offloads of " + opts_.path;
+    return false;
+  }
+  offered_.store((offered() & ~off) | on);
+  VO_LOG(INFO, "port %s: now offering %s (at the guest's next negotiation)", name().c_str(),
+         feature_names(offered() & kOffloadMask).c_str());
+  return true;
 }
 
 void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
@@ -309,7 +326,7 @@ Port::Details VhostPort::details() const {
   d.text.emplace_back("socket", opts_.path);
   // Offload features by name (a telemetry string holds 128 bytes), all as bits.
   d.text.emplace_back("features", feature_names(negotiated() & kOffloadMask));
-  d.text.emplace_back("offered", feature_names(offered_ & kOffloadMask));
+  d.text.emplace_back("offered", feature_names(offered() & kOffloadMask));
   d.numbers.emplace_back("feature_bits", negotiated());
   d.numbers.emplace_back("connects", connects());
   d.numbers.emplace_back("refused_connections", refused_connections());

@@ -48,7 +48,12 @@ class VhostPort final : public Port {
   Details details() const override;
 
   const std::string& path() const { return opts_.path; }
-  uint64_t offered() const { return offered_; }
+  uint64_t offered() const { return offered_.load(); }
+  // Offers the offloads again but `disabled` (virtio feature bits, as
+  // parse_disabled gives them): the guest sees the change at its next
+  // negotiation (it reconnects, or its driver resets the device). False,
+  // with `error`, when the library refuses.
+  bool set_disabled(uint64_t disabled, std::string& error);
   uint64_t negotiated() const { return negotiated_.load(std::memory_order_acquire); }
   // The vhost library's per-virtqueue counters (guest notifications among
   // them), summed over both queues; empty while no guest is connected.
@@ -78,7 +83,8 @@ class VhostPort final : public Port {
   VhostOptions opts_;
   rte_mempool* pool_;
   std::function<void()> quiesce_;
-  uint64_t offered_ = 0;
+  std::atomic<uint64_t> offered_{0};
+  uint64_t supported_ = 0;  // what the library can offer
   std::atomic<int> vid_{-1};
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> negotiated_{0};

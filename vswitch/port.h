@@ -98,8 +98,9 @@ class Port {
   // datapath no longer uses the port, before it is destroyed.
   virtual void retire() {}
   // Whether packets received here go through GRO (per-port switch).
-  [[nodiscard]] bool gro_enabled() const { return gro_enabled_; }
-  void set_gro_enabled(bool on) { gro_enabled_ = on; }
+  // Read by the datapath, switched by the control thread at run time.
+  [[nodiscard]] bool gro_enabled() const { return gro_enabled_.load(std::memory_order_relaxed); }
+  void set_gro_enabled(bool on) { gro_enabled_.store(on, std::memory_order_relaxed); }
 
   PortStats stats;
 
@@ -112,7 +113,7 @@ class Port {
 
  private:
   std::string name_;
-  bool gro_enabled_ = true;
+  std::atomic<bool> gro_enabled_{true};
 };
 
 }  // namespace vo

@@ -193,3 +193,32 @@ def test_a_malformed_config_is_refused_where_it_is_wrong(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "ports[1]: unknown offload 'lro'" in r.stderr, r.stderr
     assert not (tmp_path / "a.sock").exists() and not control.exists()
+
+
+def test_offloads_switched_while_the_port_runs(tmp_path):
+    config = tmp_path / "switch.json"
+    sock = str(tmp_path / "vm.sock")
+    config.write_text(json.dumps({"ports": [["--vhost", sock, "--name", "vm"],
+                                            ["--nic", "net_null4,no-rx=1", "--name", "up"]]}))
+    with cleanup() as later:
+        sw = Switch(str(tmp_path), ["--config", str(config)])
+        later(sw)
+        _, before = sw.ctl("show", "vm")
+        assert "GUEST_TSO4" in before["port"]["details"]["offered"] and before["port"]["gro"]
+        _, answer = sw.ctl("set-port", "vm", "--disable", "guest-tso", "--no-gro")
+        assert any("next negotiation" in n for n in answer["notes"])
+        assert any("off now" in n for n in answer["notes"])
+        _, after = sw.ctl("show", "vm")
+        offered = after["port"]["details"]["offered"].split()
+        assert "GUEST_TSO4" not in offered and "GUEST_TSO6" not in offered and "CSUM" in offered
+        assert after["port"]["gro"] is False
+        assert json.loads(config.read_text())["ports"][0][-3:] == ["--disable", "guest-tso",
+                                                                  "--no-gro"]
+        _, answer = sw.ctl("set-port", "vm", "--disable", "", "--gro")  # everything offered again
+        _, again = sw.ctl("show", "vm")
+        assert again["port"]["details"]["offered"] == before["port"]["details"]["offered"]
+        assert again["port"]["gro"] is True
+        rc, answer = sw.ctl("set-port", "up", "--disable", "tso", check=False)
+        assert rc == 1 and "del-port, then add-port with --disable tso" in answer["error"]
+        rc, answer = sw.ctl("set-port", "vm", "--tag", "10", check=False)
+        assert rc == 1 and "remove the port and add it again" in answer["error"]
