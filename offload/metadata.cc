@@ -57,10 +57,16 @@ Reason mark_partial_checksum(rte_mbuf* m) {
   return Reason::Ok;
 }
 
+uint32_t l4_offset(const rte_mbuf* m) {
+  return m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len;
+}
+
+uint32_t headers_len(const rte_mbuf* m) { return l4_offset(m) + m->l4_len; }
+
 Reason finish_checksum(rte_mbuf* m) {
   uint64_t l4 = m->ol_flags & RTE_MBUF_F_TX_L4_MASK;
   if (l4 != RTE_MBUF_F_TX_TCP_CKSUM && l4 != RTE_MBUF_F_TX_UDP_CKSUM) return Reason::Ok;
-  uint32_t start = m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len;
+  uint32_t start = l4_offset(m);
   bool tcp = l4 == RTE_MBUF_F_TX_TCP_CKSUM;
   uint32_t offset = tcp ? kTcpChecksumOffset : kUdpChecksumOffset;
   if (!complete_partial_checksum(m, start, offset)) return Reason::ChainLengthMismatch;
@@ -74,7 +80,7 @@ Reason finish_checksum(rte_mbuf* m) {
 }
 
 uint32_t segment_frame_len(const rte_mbuf* m) {
-  return m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len + m->l4_len + m->tso_segsz;
+  return headers_len(m) + m->tso_segsz;
 }
 
 }  // namespace vo

@@ -22,6 +22,11 @@ namespace vo {
 [[nodiscard]] bool is_large_segment(const rte_mbuf* m);
 [[nodiscard]] bool has_partial_checksum(const rte_mbuf* m);
 
+// Where the (innermost) L4 header starts, and where the headers end, as the
+// metadata's lengths say (outer ones included).
+[[nodiscard]] uint32_t l4_offset(const rte_mbuf* m);
+[[nodiscard]] uint32_t headers_len(const rte_mbuf* m);
+
 // Validates a packet that claims to be a TCP segment to be cut at `mss`
 // (parse with exact lengths) and sets the large-segment metadata. A packet
 // whose payload fits one MSS is not large: it keeps (or gets) only the partial

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "headers.h"
+#include "metadata.h"
 
 namespace vo {
 namespace {
@@ -13,8 +14,7 @@ namespace {
 constexpr uint32_t kCopyWholeBelow = 2048;
 
 uint32_t header_bytes(const rte_mbuf* m) {
-  uint32_t h = m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len + m->l4_len;
-  return std::max<uint32_t>(h, sizeof(EthHdr));
+  return std::max<uint32_t>(headers_len(m), sizeof(EthHdr));
 }
 
 }  // namespace

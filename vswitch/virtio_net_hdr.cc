@@ -10,11 +10,6 @@
 namespace vo {
 namespace {
 
-// Where the checksummed L4 header of a packet with metadata starts.
-uint32_t l4_start(const rte_mbuf* m) {
-  return m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len;
-}
-
 // The header fields alone, before the bytes are parsed. Bounds follow what
 // the kernel's own virtio_net_hdr_to_skb() refuses (include/linux/virtio_net.h)
 // and virtio 1.2 section 5.1.6.2: GSO needs NEEDS_CSUM and a non-zero
@@ -46,7 +41,7 @@ Reason check_fields(const VirtioNetHdr& h, uint32_t pkt_len) {
 // The checksum the header asks for must be the one the parser found: the L4
 // header's start and its checksum field (for GSO, TCP's, as the kernel demands).
 Reason check_csum_place(const VirtioNetHdr& h, const rte_mbuf* m) {
-  if (h.csum_start.get() != l4_start(m)) return Reason::CsumStartNotL4;
+  if (h.csum_start.get() != l4_offset(m)) return Reason::CsumStartNotL4;
   bool tcp = (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
   uint16_t want = tcp ? kTcpChecksumOffset : kUdpChecksumOffset;
   if (h.csum_offset.get() != want) return Reason::CsumOffsetNotChecksum;
@@ -79,7 +74,7 @@ Reason metadata_from_hdr(const VirtioNetHdr& h, rte_mbuf* m) {
 VirtioNetHdr hdr_from_metadata(const rte_mbuf* m) {
   VirtioNetHdr h;
   if (!has_partial_checksum(m)) return h;
-  uint32_t start = l4_start(m);
+  uint32_t start = l4_offset(m);
   h.flags = VirtioNetHdr::kNeedsCsum;
   h.csum_start.set(uint16_t(start));
   bool tcp = is_large_segment(m) ||

@@ -53,10 +53,6 @@ struct Pools {
 };
 Pools g;
 
-uint32_t headers_len(const rte_mbuf* m) {
-  return m->outer_l2_len + m->outer_l3_len + m->l2_len + m->l3_len + m->l4_len;
-}
-
 // What we would send the kernel for `m` is what we would take from it.
 void check_round_trip(const rte_mbuf* m) {
   VirtioNetHdr h = hdr_from_metadata(m);
@@ -99,7 +95,7 @@ void check_admitted(rte_mbuf* m, uint32_t sent_len) {
     return;
   }
   if (has_partial_checksum(m)) {
-    uint32_t start = headers_len(m) - m->l4_len;
+    uint32_t start = l4_offset(m);
     CHECK(start + 8 <= m->pkt_len);  // UDP's checksum field at the least
     CHECK(finish_checksum(m) == Reason::Ok);
   }
