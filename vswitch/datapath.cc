@@ -110,19 +110,26 @@ void Datapath::apply(Change& c) {
   c.done.store(true, std::memory_order_release);
 }
 
-// What the datapath held for a removed port goes, counted on the port (whose
-// statistics the caller may still read) and logged.
-Datapath::Removed Datapath::remove_slot(uint16_t idx) {
+// What the datapath holds for a port that went down or is removed: the
+// packets queued for it (counted as dropped on it), the flows GRO holds from
+// it, its MAC entries.
+Datapath::Removed Datapath::let_go(uint16_t idx) {
   PortState& ps = *ports_[idx];
   const uint32_t held = ps.gro->drop_all();
   const uint32_t queued = ps.tx_count;
   drop_queued(ps, ps.tx_count, ps.port->stats.tx_dropped);
   macs_.forget_port(idx);
+  return {queued, held};
+}
+
+// A removed port's statistics stay readable by the caller, which owns the port.
+Datapath::Removed Datapath::remove_slot(uint16_t idx) {
+  const Removed r = let_go(idx);
   VO_LOG(INFO, "port %s removed: freed %u queued packets and %u held for merging",
-         ps.port->name().c_str(), queued, held);
+         ports_[idx]->port->name().c_str(), r.queued, r.held);
   ports_[idx].reset();
   while (slots_ > 0 && !ports_[slots_ - 1]) --slots_;
-  return {queued, held};
+  return r;
 }
 
 void Datapath::for_each_port(const std::function<void(Port&)>& f) const {
@@ -208,12 +215,10 @@ void Datapath::idle(uint32_t& sleep_us, uint32_t& idle_polls) {
 }
 
 void Datapath::went_down(uint16_t idx) {
-  PortState& ps = *ports_[idx];
-  uint32_t held = ps.gro->drop_all();
-  drop_queued(ps, ps.tx_count, ps.port->stats.tx_dropped);
-  macs_.forget_port(idx);
-  ps.security.reset();
-  VO_LOG(INFO, "port %s is down: freed %u packets held for merging", ps.port->name().c_str(), held);
+  const Removed r = let_go(idx);
+  ports_[idx]->security.reset();
+  VO_LOG(INFO, "port %s is down: freed %u packets held for merging",
+         ports_[idx]->port->name().c_str(), r.held);
 }
 
 uint16_t Datapath::poll(uint16_t in, uint64_t now) {

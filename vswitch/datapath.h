@@ -123,6 +123,7 @@ class Datapath {
   void post(Change& c);                 // control thread: hands c over, waits until applied
   void apply(Change& c);                // the datapath (or the caller while it does not run)
   void take_change();                   // datapath: applies a posted change, if any
+  Removed let_go(uint16_t idx);
   Removed remove_slot(uint16_t idx);
   [[nodiscard]] std::unique_ptr<PortState> make_state(Port* p, const PortPolicy& policy) const;
   void warn_if_queues_exceed_pool() const;
