@@ -8,11 +8,6 @@
 namespace vo::control {
 namespace {
 
-bool to_u32(const std::string& s, uint32_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
-
 bool is_guest(PortKind k) { return k == PortKind::Vhost || k == PortKind::VhostClient; }
 
 // --netns, --mtu, --queues.
@@ -27,7 +22,7 @@ bool kernel_port_option(PortSpec& p, const std::string& opt, const std::string& 
     return true;
   }
   uint32_t n = 0;
-  if (!to_u32(v, n)) {
+  if (!parse_whole_number(v, n)) {
     error = "option " + opt + " takes a whole number, not '" + v + "'";
     return false;
   }
@@ -80,7 +75,7 @@ bool guest_port_option(PortSpec& p, const std::string& opt, const std::string& v
     return false;
   }
   uint32_t n = 0;
-  if (!to_u32(v, n)) {
+  if (!parse_whole_number(v, n)) {
     error = "option " + opt + " takes a whole number, not '" + v + "'";
     return false;
   }
@@ -202,6 +197,11 @@ std::string default_name(const PortSpec& p) {
 }
 
 }  // namespace
+
+bool parse_whole_number(const std::string& s, uint32_t& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
 
 const char* kind_name(PortKind k) {
   switch (k) {

@@ -1,19 +1,9 @@
 #include "cli.h"
 
-#include <charconv>
-#include <cstring>
 
 #include "vswitch/egress.h"
 
 namespace vo::cli {
-namespace {
-
-bool to_u32(const char* s, uint32_t& out) {
-  auto [p, ec] = std::from_chars(s, s + std::strlen(s), out);
-  return ec == std::errc() && *p == '\0';
-}
-
-}  // namespace
 
 std::string usage(const char* prog) {
   return std::string("Usage: ") + prog + R"( [OPTIONS] [-- EAL-OPTIONS]
@@ -88,42 +78,6 @@ bool take_config_option(std::vector<std::string>& args, std::string& path, std::
   return true;
 }
 
-std::optional<Config> parse_words(const std::vector<std::string>& argv, std::string& error);
-
-}  // namespace
-
-// The config file's switch options come first, so that the command line's
-// override them; its ports are parsed one by one, so that an error names one.
-std::optional<Config> parse(int argc, const char* const* argv, std::string& error) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::string path;
-  control::ConfigFile file;
-  if (!take_config_option(args, path, error)) return std::nullopt;
-  if (!path.empty() && !control::read_config(path, file, error)) return std::nullopt;
-  std::vector<std::string> words = file.switch_words();
-  words.insert(words.end(), args.begin(), args.end());
-  auto c = parse_words(words, error);
-  if (!c || path.empty()) return c;
-  if (!c->ports.empty()) {
-    error = "with --config, ports live in the file (" + path + "): add them there, or with "
-            "vo-ctl add-port, which writes it";
-    return std::nullopt;
-  }
-  for (size_t i = 0; i < file.ports.size(); ++i) {
-    auto port = control::parse_port(file.ports[i], error);
-    if (!port) {
-      error = "config " + path + ": ports[" + std::to_string(i) + "]: " + error;
-      return std::nullopt;
-    }
-    c->ports.push_back(std::move(*port));
-  }
-  c->config_path = path;
-  c->config_file = std::move(file);
-  return c;
-}
-
-namespace {
-
 std::optional<Config> parse_words(const std::vector<std::string>& argv, std::string& error) {
   Config c;
   const size_t argc = argv.size();
@@ -161,7 +115,7 @@ std::optional<Config> parse_words(const std::vector<std::string>& argv, std::str
     }
     const std::string v = argv[++i];
     uint32_t n = 0;
-    bool numeric = to_u32(v.c_str(), n);
+    bool numeric = control::parse_whole_number(v, n);
     auto want_number = [&](const std::string& opt) {
       if (!numeric) error = "option " + opt + " takes a whole number, not '" + v + "'";
       return numeric;
@@ -225,5 +179,35 @@ std::optional<Config> parse_words(const std::vector<std::string>& argv, std::str
 }
 
 }  // namespace
+
+// The config file's switch options come first, so that the command line's
+// override them; its ports are parsed one by one, so that an error names one.
+std::optional<Config> parse(int argc, const char* const* argv, std::string& error) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string path;
+  control::ConfigFile file;
+  if (!take_config_option(args, path, error)) return std::nullopt;
+  if (!path.empty() && !control::read_config(path, file, error)) return std::nullopt;
+  std::vector<std::string> words = file.switch_words();
+  words.insert(words.end(), args.begin(), args.end());
+  auto c = parse_words(words, error);
+  if (!c || path.empty()) return c;
+  if (!c->ports.empty()) {
+    error = "with --config, ports live in the file (" + path + "): add them there, or with "
+            "vo-ctl add-port, which writes it";
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < file.ports.size(); ++i) {
+    auto port = control::parse_port(file.ports[i], error);
+    if (!port) {
+      error = "config " + path + ": ports[" + std::to_string(i) + "]: " + error;
+      return std::nullopt;
+    }
+    c->ports.push_back(std::move(*port));
+  }
+  c->config_path = path;
+  c->config_file = std::move(file);
+  return c;
+}
 
 }  // namespace vo::cli
