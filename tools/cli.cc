@@ -1,6 +1,5 @@
 #include "cli.h"
 
-
 #include "vswitch/egress.h"
 
 namespace vo::cli {
