@@ -146,19 +146,10 @@ class Vm:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(self.monitor_path)
-            out = b""
-            while not out.endswith(b"(qemu) "):
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise RuntimeError(f"QEMU's monitor closed before answering {command!r}")
-                out += chunk
+            if not harness.recv_until(s, b"(qemu) ").endswith(b"(qemu) "):
+                raise RuntimeError(f"QEMU's monitor closed before answering {command!r}")
             s.sendall(command.encode() + b"\n")
-            out = b""
-            while not out.endswith(b"(qemu) "):
-                chunk = s.recv(65536)
-                if not chunk:  # QEMU quit
-                    break
-                out += chunk
+            out = harness.recv_until(s, b"(qemu) ")  # without the prompt: QEMU quit
         text = out.decode(errors="replace").replace("\r", "")
         return text.removesuffix("(qemu) ").split("\n", 1)[-1]
 

@@ -53,6 +53,18 @@ def wait_for(what, predicate, timeout=20.0, interval=0.1):
         time.sleep(interval)
 
 
+def recv_until(sock, end):
+    """Bytes from a stream socket up to and with `end`, or all there were
+    when the peer closed first (the caller tells by the ending)."""
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def dpdk_runtime_dir(prefix):
     """Where a DPDK process with --file-prefix `prefix` keeps its runtime files."""
     return os.path.dirname(vo_telemetry.socket_path(prefix))
@@ -150,12 +162,9 @@ class Switch:
             s.settimeout(30)
             s.connect(self.control)
             s.sendall((json.dumps(req) + "\n").encode())
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise RuntimeError(f"the switch closed its control socket on {req}")
-                data += chunk
+            data = recv_until(s, b"\n")
+            if not data.endswith(b"\n"):
+                raise RuntimeError(f"the switch closed its control socket on {req}")
         return json.loads(data), time.monotonic() - start
 
     def wait_guest(self, name, timeout=30):
