@@ -54,14 +54,6 @@ bool Datapath::add_port(Port* p, const PortPolicy& policy, std::string& error) {
   return c.ok;
 }
 
-void Datapath::add_port(Port* p, const PortPolicy& policy) {
-  std::string error;
-  if (!add_port(p, policy, error)) {
-    VO_LOG(ERR, "%s", error.c_str());
-    std::abort();
-  }
-}
-
 Datapath::Removed Datapath::remove_port(Port* p) {
   Change c{p, {}, false};
   post(c);

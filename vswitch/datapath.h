@@ -66,7 +66,6 @@ class Datapath {
   // and after it returns, changes apply at once on the caller's thread.
   // add_port returns false (with `error`) when every slot is taken.
   bool add_port(Port* p, const PortPolicy& policy, std::string& error);
-  void add_port(Port* p, const PortPolicy& policy = {});  // aborts when full: tests, start-up
   struct Removed {
     uint32_t queued = 0;  // packets that were waiting to be sent to it
     uint32_t held = 0;    // packets it had sent that GRO held for merging

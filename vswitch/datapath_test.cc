@@ -105,10 +105,14 @@ class DatapathTest : public ::testing::Test {
     dp_ = std::make_unique<Datapath>(cfg_, gso, pool_);
     for (size_t i = 0; i < caps.size(); ++i) {
       ports_.push_back(std::make_unique<FakePort>("p" + std::to_string(i), caps[i]));
-      dp_->add_port(ports_.back().get(), i < policies.size() ? policies[i] : PortPolicy{});
+      add(ports_.back().get(), i < policies.size() ? policies[i] : PortPolicy{});
     }
     hz_ = rte_get_tsc_hz();
     now_ = rte_get_tsc_cycles();
+  }
+  void add(Port* p, const PortPolicy& policy = {}) {
+    std::string error;
+    ASSERT_TRUE(dp_->add_port(p, policy, error)) << error;
   }
   void round() {
     for (auto& p : ports_) p->clock = now_;
@@ -299,7 +303,7 @@ TEST_F(DatapathTest, RemovedPortLeavesNothingBehind) {
   EXPECT_EQ(in_use(), 0u);
   EXPECT_EQ(dp_->port_count(), 1u);
   auto newcomer = std::make_unique<FakePort>("new", tso_caps());
-  dp_->add_port(newcomer.get());
+  add(newcomer.get());
   ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 100)));  // to the old MAC: flooded
   round();
   EXPECT_EQ(newcomer->sent.size(), 1u);
@@ -318,7 +322,7 @@ TEST_F(DatapathTest, PortsComeAndGoWhileItRuns) {
   std::thread loop([&] { dp_->run(); });
   for (int cycle = 0; cycle < 200; ++cycle) {
     FakePort extra("extra", tso_caps());
-    dp_->add_port(&extra);
+    add(&extra);
     dp_->remove_port(&extra);
   }
   dp_->stop();
