@@ -247,13 +247,19 @@ GroCounts GroTable::input(std::span<rte_mbuf* const> pkts, uint64_t now_tsc,
 }
 
 uint16_t GroTable::flush(uint64_t now_tsc, std::span<rte_mbuf*> out) {
+  const uint64_t timeout = impl_->timeout_tsc;
+  return flush_unless([&](const rte_mbuf*, uint64_t since) { return now_tsc - since < timeout; }, out);
+}
+
+uint16_t GroTable::flush_unless(const std::function<bool(const rte_mbuf*, uint64_t)>& keep,
+                                std::span<rte_mbuf*> out) {
   uint16_t n = 0;
   for (size_t i = 0; i < impl_->active.size() && n < out.size();) {
-    uint16_t s = impl_->active[i];
-    if (now_tsc - impl_->flows[s].start_tsc >= impl_->timeout_tsc)
-      out[n++] = impl_->emit(s);  // swaps another flow into position i
-    else
+    const Flow& f = impl_->flows[impl_->active[i]];
+    if (keep(f.head, f.start_tsc))
       ++i;
+    else
+      out[n++] = impl_->emit(impl_->active[i]);  // swaps another flow into position i
   }
   return n;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 
@@ -54,6 +55,11 @@ class GroTable {
   GroCounts input(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, std::span<rte_mbuf*> out);
   // Emits flows held at least flush_timeout_us (all of them when the timeout is 0).
   uint16_t flush(uint64_t now_tsc, std::span<rte_mbuf*> out);
+  // Emits every flow the caller does not want held longer: keep(head, since)
+  // sees the flow's first packet (its headers are the merged packet's) and the
+  // TSC it has been held since, and returns true to go on holding it.
+  uint16_t flush_unless(const std::function<bool(const rte_mbuf*, uint64_t)>& keep,
+                        std::span<rte_mbuf*> out);
   uint16_t flush_all(std::span<rte_mbuf*> out);
   // Frees every held packet, counting none of them as merged (they never
   // leave); returns how many were freed.

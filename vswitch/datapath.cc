@@ -38,6 +38,7 @@ Datapath::Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool*
       pool_(pool),
       tsc_hz_(rte_get_tsc_hz()),
       tx_hold_tsc_(tsc_hz_ * cfg.tx_hold_us / 1000000),
+      gro_timeout_tsc_(tsc_hz_ * cfg.gro_timeout_us / 1000000),
       macs_(tsc_hz_, cfg.mac_age_s, cfg.mac_limits) {
   cfg_.burst = std::min<uint16_t>(cfg_.burst, kMaxBurst);
 }
@@ -225,12 +226,43 @@ uint16_t Datapath::poll(uint16_t in, uint64_t now) {
   rte_mbuf* pkts[kMaxBurst];
   uint16_t n = ps.port->rx_burst(pkts, cfg_.burst);
   if (n) forward(in, pkts, n, now);
-  if (cfg_.gro_timeout_us && ps.gro->held()) {
-    rte_mbuf* out[kMaxBurst];
-    uint16_t k = ps.gro->flush(now, std::span<rte_mbuf*>(out, kMaxBurst));
-    for (uint16_t i = 0; i < k; ++i) deliver_from(in, out[i], now);
-  }
+  if (n || ps.gro->held()) flush_gro(in, now);
   return n;
+}
+
+// A flow leaves the GRO table at the end of the burst that brought it, unless
+// a timeout asks to hold it longer, or the packets bound where it goes wait
+// anyway (its destination's queue is not empty: a guest behind on its ring).
+// Merging then costs no latency, and the guest that is behind gets fewer,
+// larger packets. Held for a backlog at most half of tx_hold_us, so that it
+// still has the other half to leave.
+void Datapath::flush_gro(uint16_t in, uint64_t now) {
+  GroTable& gro = *ports_[in]->gro;
+  // Two words of capture: std::function keeps it without allocating.
+  auto keep = [this, now](const rte_mbuf* head, uint64_t since) {
+    const uint64_t age = now - since;
+    return age < gro_timeout_tsc_ || (age < tx_hold_tsc_ / 2 && backlogged(head, now));
+  };
+  rte_mbuf* out[kMaxBurst];
+  uint16_t k;
+  do {
+    k = gro.flush_unless(keep, std::span<rte_mbuf*>(out, kMaxBurst));
+    for (uint16_t i = 0; i < k; ++i) deliver_from(in, out[i], now);
+  } while (k == kMaxBurst);
+  const GroStats& gs = gro.stats();
+  PortStats& st = ports_[in]->port->stats;
+  st.gro_merged = gs.merged_packets;
+  st.gro_absorbed = gs.segments_absorbed;
+  st.gro_passed = gs.passed_through;
+  st.gro_out_of_order = gs.out_of_order;
+  st.gro_table_full = gs.table_full;
+  st.gro_checksum_bad = gs.checksum_bad;
+}
+
+bool Datapath::backlogged(const rte_mbuf* m, uint64_t now) {
+  const auto* eth = header_at<EthHdr>(m, 0);
+  const uint16_t out = macs_.lookup(eth->dst.b, switched_vlan(m), now);
+  return out != MacTable::kNone && ports_[out] && ports_[out]->tx_count > 0;
 }
 
 // The port's VLAN settings and port security decide whether a frame enters
@@ -300,24 +332,13 @@ bool Datapath::merge_toward(uint16_t out, uint16_t type) const {
 }
 
 // GRO on the packets bound for ports that take large segments; the table is
-// the ingress port's, flushed at the end of the burst unless a timeout is set.
+// the ingress port's, flushed by flush_gro.
 void Datapath::run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now) {
   PortState& ps = *ports_[in];
   rte_mbuf* out[kMaxBurst + 1024];
   std::span<rte_mbuf*> outs(out, n + ps.gro->held());
   GroCounts c = ps.gro->input(std::span<rte_mbuf* const>(pkts, n), now, outs);
-  uint16_t emitted = c.emitted;
-  if (cfg_.gro_timeout_us == 0)
-    emitted += ps.gro->flush_all(std::span<rte_mbuf*>(out + emitted, outs.size() - emitted));
-  for (uint16_t i = 0; i < emitted; ++i) deliver_from(in, out[i], now);
-  const GroStats& gs = ps.gro->stats();
-  PortStats& st = ps.port->stats;
-  st.gro_merged = gs.merged_packets;
-  st.gro_absorbed = gs.segments_absorbed;
-  st.gro_passed = gs.passed_through;
-  st.gro_out_of_order = gs.out_of_order;
-  st.gro_table_full = gs.table_full;
-  st.gro_checksum_bad = gs.checksum_bad;
+  for (uint16_t i = 0; i < c.emitted; ++i) deliver_from(in, out[i], now);
 }
 
 void Datapath::deliver_from(uint16_t in, rte_mbuf* m, uint64_t now) {

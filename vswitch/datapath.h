@@ -27,7 +27,9 @@ namespace vo {
 struct DatapathConfig {
   uint16_t burst = 32;
   uint16_t gro_max_flows = 64;
-  uint32_t gro_timeout_us = 0;       // 0: flush at the end of every receive burst
+  // 0: a flow leaves at the end of its burst, or once the packets queued for
+  // its destination have gone (it waits no longer than they would).
+  uint32_t gro_timeout_us = 0;
   uint32_t idle_sleep_max_us = 200;  // longest nap when every port is idle
   uint32_t mac_age_s = 300;
   MacLimits mac_limits;
@@ -132,6 +134,9 @@ class Datapath {
   void forward(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
   [[nodiscard]] Reason admit(PortState& ps, rte_mbuf* m, FrameL2& l2) const;
   void run_gro(uint16_t in, rte_mbuf** pkts, uint16_t n, uint64_t now);
+  void flush_gro(uint16_t in, uint64_t now);
+  // Whether packets wait for the port `m` is bound to.
+  bool backlogged(const rte_mbuf* m, uint64_t now);
   void deliver(uint16_t in, uint16_t out, rte_mbuf* m, uint64_t now);
   void deliver_from(uint16_t in, rte_mbuf* m, uint64_t now);
   bool merge_toward(uint16_t out, uint16_t ether_type) const;
@@ -149,6 +154,7 @@ class Datapath {
   rte_mempool* pool_;
   uint64_t tsc_hz_;
   uint64_t tx_hold_tsc_;
+  uint64_t gro_timeout_tsc_;
   MacTable macs_;
   // Slots, indexed as the MAC table names ports; null when free. Only the
   // datapath (or the caller, while it does not run) changes them.

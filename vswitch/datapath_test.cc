@@ -170,6 +170,79 @@ TEST_F(DatapathTest, SlowDrainDoesNotHoldPacketsPastTheHold) {
   EXPECT_EQ(in_use(), 0u);
 }
 
+// Segment `i` of one TCP flow from MAC 1 to MAC 2, 1448 bytes each, its
+// payload the pattern of seed i + 1.
+Bytes stream_segment(uint32_t i) {
+  TcpSpec s;
+  s.seq = 1000 + i * 1448;
+  s.payload_len = 1448;
+  s.payload_seed = i + 1;
+  s.flags = testing::tcp_flag::kAck;  // PSH would end the merge
+  Bytes f = testing::build_frame(s);
+  const uint8_t d[6] = {0x02, 0, 0, 0, 0, 2}, sm[6] = {0x02, 0, 0, 0, 0, 1};
+  std::copy_n(d, 6, f.begin());
+  std::copy_n(sm, 6, f.begin() + 6);
+  return f;
+}
+
+// While packets already wait for a guest (its ring is full), the segments
+// that keep coming for it are merged into one packet instead of one per
+// burst: they would wait anyway. Once the queue has drained, the flow leaves;
+// and a guest that stays full does not keep it past half the hold.
+TEST_F(DatapathTest, GroHoldsAFlowWhileItsDestinationIsBacklogged) {
+  start({tso_caps(), tso_caps()});
+  announce(1);
+  ports_[1]->set_room(0);
+  uint32_t next = 0;
+  auto burst = [&](uint32_t n) {
+    for (uint32_t k = 0; k < n; ++k)
+      ports_[0]->rx.push_back(testing::make_mbuf(pool_, stream_segment(next++), 512));
+    round();
+  };
+  burst(4);  // merged, queued: the guest takes nothing
+  burst(4);
+  burst(4);
+  burst(4);
+  ports_[1]->set_room(std::numeric_limits<uint32_t>::max());
+  round();  // the queue drains
+  round();  // the flow held meanwhile follows
+  ASSERT_EQ(ports_[1]->sent.size(), 2u) << "segments that came during the backlog were not merged";
+  Bytes stream;
+  const uint32_t want[] = {4, 12};
+  uint32_t seq = 1000;
+  for (size_t p = 0; p < 2; ++p) {
+    const testing::Decoded d = testing::decode(testing::flatten(ports_[1]->sent[p].m));
+    ASSERT_TRUE(d.error.empty()) << d.error;
+    EXPECT_EQ(d.seq, seq);
+    EXPECT_EQ(d.payload.size(), want[p] * 1448u);
+    EXPECT_EQ(ports_[1]->sent[p].m->tso_segsz, 1448u);
+    EXPECT_TRUE(d.ip.checksum_ok);
+    seq += uint32_t(d.payload.size());
+    stream.insert(stream.end(), d.payload.begin(), d.payload.end());
+  }
+  Bytes sent_stream;
+  for (uint32_t i = 0; i < 16; ++i) {
+    Bytes p = testing::payload_bytes(i + 1, 0, 1448);
+    sent_stream.insert(sent_stream.end(), p.begin(), p.end());
+  }
+  EXPECT_EQ(stream, sent_stream);
+  ports_[1]->release_sent();
+
+  // A guest that stays full: after half the hold the flow joins the queue,
+  // and leaves with it the moment the guest takes packets again.
+  ports_[1]->set_room(0);
+  burst(2);
+  burst(2);
+  advance_us(cfg_.tx_hold_us / 2 + 10);
+  round();
+  ports_[1]->set_room(std::numeric_limits<uint32_t>::max());
+  round();
+  ASSERT_EQ(ports_[1]->sent.size(), 2u) << "the flow was held past half the hold";
+  EXPECT_EQ(ports_[1]->stats.tx_expired, 0u);
+  ports_[1]->release_sent();
+  EXPECT_EQ(in_use(), 0u);
+}
+
 // A port that stops draining holds at most --tx-queue-mbufs of the pool,
 // however large the packets queued for it are.
 TEST_F(DatapathTest, QueueForAFullPortIsBoundedInMbufs) {
