@@ -65,9 +65,10 @@ void Datapath::post(Change& c) {
   std::lock_guard<std::mutex> one_at_a_time(control_);
   pending_.store(&c, std::memory_order_release);
   while (!c.done.load(std::memory_order_acquire)) {
-    // running_ turns false only after the loop's last round: whatever it did
-    // not take by then, nobody else will.
-    if (!running_.load()) {
+    // Holding loop_ keeps run() from starting while the change is applied
+    // here; run() holds it until after its last round, so whatever the loop
+    // did not take by then, nobody else will.
+    if (std::unique_lock<std::mutex> not_running(loop_, std::try_to_lock); not_running.owns_lock()) {
       if (Change* mine = pending_.exchange(nullptr, std::memory_order_acq_rel)) apply(*mine);
       continue;
     }
@@ -165,6 +166,7 @@ void Datapath::quiesce() const {
 }
 
 void Datapath::run() {
+  std::lock_guard<std::mutex> running(loop_);
   running_.store(true);
   uint32_t sleep_us = 0, idle_polls = 0;
   while (!stop_.load(std::memory_order_relaxed)) {

@@ -161,6 +161,7 @@ class Datapath {
   std::vector<std::unique_ptr<PortState>> ports_;
   uint16_t slots_ = 0;  // slots in use are below this
   std::mutex control_;  // one change at a time
+  std::mutex loop_;     // held by run() from its first round to its last
   std::atomic<Change*> pending_{nullptr};
   mutable std::mutex list_mutex_;  // port_list_, read by telemetry
   std::vector<Port*> port_list_;

@@ -8,6 +8,8 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include <atomic>
+#include <chrono>
 #include <deque>
 #include <limits>
 #include <memory>
@@ -47,6 +49,7 @@ class FakePort : public Port {
     uint16_t k = uint16_t(std::min<uint32_t>(n, room_left_));
     room_left_ -= k;
     for (uint16_t i = 0; i < k; ++i) sent.push_back({pkts[i], clock});
+    sent_count.fetch_add(k);
     return k;
   }
   [[nodiscard]] TxCaps tx_caps() const override { return caps_; }
@@ -65,6 +68,7 @@ class FakePort : public Port {
   uint64_t clock = 0;
   std::deque<rte_mbuf*> rx;
   std::vector<Sent> sent;
+  std::atomic<size_t> sent_count{0};  // for a test on another thread than the datapath
 
  private:
   TxCaps caps_;
@@ -393,11 +397,18 @@ TEST_F(DatapathTest, PortsComeAndGoWhileItRuns) {
   for (int i = 0; i < kFrames; ++i)
     ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 100, uint32_t(i))));
   std::thread loop([&] { dp_->run(); });
+  auto wait_for_sent = [&](size_t n) {
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ports_[1]->sent_count.load() < n && std::chrono::steady_clock::now() < limit)
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+  };
+  wait_for_sent(1);  // the loop runs: the changes below are handed to it
   for (int cycle = 0; cycle < 200; ++cycle) {
     FakePort extra("extra", tso_caps());
     add(&extra);
     dp_->remove_port(&extra);
   }
+  wait_for_sent(kFrames);
   dp_->stop();
   loop.join();
   ASSERT_EQ(ports_[1]->sent.size(), size_t(kFrames)) << "the other ports' flow lost frames";
