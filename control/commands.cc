@@ -1,8 +1,8 @@
 #include "commands.h"
 
 #include "control_socket.h"
-#include "vhost/features.h"
-#include "vswitch/port_counters.h"
+#include "ports/vhost/features.h"
+#include "ports/port_counters.h"
 
 namespace vo::control {
 namespace {

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "vswitch/log.h"
+#include "log/log.h"
 
 namespace vo::control {
 namespace {

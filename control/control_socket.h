@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vhost/socket_access.h"
+#include "ports/vhost/socket_access.h"
 
 namespace vo::control {
 

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "vswitch/log.h"
+#include "log/log.h"
 
 namespace vo::control {
 

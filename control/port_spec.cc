@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "vhost/features.h"
+#include "ports/vhost/features.h"
 
 namespace vo::control {
 namespace {

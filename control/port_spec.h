@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "vhost/vhost_port.h"
+#include "ports/vhost/vhost_port.h"
 #include "vswitch/datapath.h"
-#include "vswitch/nic_port.h"
-#include "vswitch/tap_port.h"
+#include "ports/nic/nic_port.h"
+#include "ports/tap/tap_port.h"
 
 namespace vo::control {
 

@@ -404,14 +404,14 @@ const std::vector<Row>& rows() {
 // here and from the table fails MalformedTable.EveryReasonHasARow.
 constexpr std::array<Reason, 18> kNoRowNeeded = {
     Reason::Ok,             // success, not a refusal
-    Reason::DeviceRefused,  // a NIC port's rte_eth_tx_prepare() verdict (vswitch/nic_port.cc)
-    Reason::MssTooSmall,    // ingress policy, mark_tso_from_peer(): vswitch/virtio_net_hdr_test.cc
-    Reason::CsumNotNegotiated,  // a guest port's check, vhost/features_test.cc
+    Reason::DeviceRefused,  // a NIC port's rte_eth_tx_prepare() verdict (ports/nic/nic_port.cc)
+    Reason::MssTooSmall,    // ingress policy, mark_tso_from_peer(): ports/tap/virtio_net_hdr_test.cc
+    Reason::CsumNotNegotiated,  // a guest port's check, ports/vhost/features_test.cc
     Reason::TsoNotNegotiated,   // likewise
     Reason::SpoofedMac,  // port security at ingress, vswitch/port_security_test.cc
     Reason::SpoofedIp,   // likewise
     Reason::VlanNotCarried,  // a port's VLAN settings, vswitch/port_vlan_test.cc, test_vlan.py
-    // A kernel port's virtio_net_hdr checks: rows in vswitch/virtio_net_hdr_test.cc.
+    // A kernel port's virtio_net_hdr checks: rows in ports/tap/virtio_net_hdr_test.cc.
     Reason::HdrTruncated, Reason::HdrBadGsoType, Reason::HdrUnsupportedGso,
     Reason::HdrGsoWithoutCsum, Reason::HdrGsoTypeMismatch, Reason::HdrLenPastPacket,
     Reason::CsumStartPastPacket, Reason::CsumOffsetOutOfRange, Reason::CsumStartNotL4,

@@ -24,9 +24,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "vswitch", "tests"))
-from harness import BUILD, KernelHost, Switch, cleanup, port_deltas  # noqa: E402
-from vm import (Vm, build_image, iperf3_server, iperf_summary, kicks,  # noqa: E402
+sys.path.insert(0, os.path.dirname(HERE))  # the vo package
+from vo.harness import BUILD, KernelHost, Switch, cleanup, port_deltas  # noqa: E402
+from vo.vm import (Vm, build_image, iperf3_server, iperf_summary, kicks,  # noqa: E402
                 netns_iperf3, notifications)
 
 ADDRS = {"vm1": "10.74.0.1/24", "vm2": "10.74.0.2/24", "peer": "10.74.0.9/24"}

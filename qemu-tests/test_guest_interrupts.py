@@ -12,8 +12,8 @@ import statistics
 
 import pytest
 
-from harness import KernelHost, Switch, cleanup, port_deltas, refusals
-from vm import (Vm, iperf3_server, iperf_summary, netns_iperf3, ping_rtts_ms,
+from vo.harness import KernelHost, Switch, cleanup, port_deltas, refusals
+from vo.vm import (Vm, iperf3_server, iperf_summary, netns_iperf3, ping_rtts_ms,
                 request_response_ms)
 
 SECONDS = 4

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from harness import KernelHost, Switch, cleanup, port_deltas, refusals
-from vm import Vm, iperf3_server, iperf_summary, netns_iperf3
+from vo.harness import KernelHost, Switch, cleanup, port_deltas, refusals
+from vo.vm import Vm, iperf3_server, iperf_summary, netns_iperf3
 
 SECONDS = 4
 GUEST = ("10.75.0.1/24", "fd75::1/64")

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from harness import KernelHost, Process, Switch, cleanup, wait_for
-from vm import Vm
+from vo.harness import KernelHost, Process, Switch, cleanup, wait_for
+from vo.vm import Vm
 
 GUEST, PEER = "10.77.0.1", "10.77.0.2"
 MAC = "52:54:00:77:00:01"

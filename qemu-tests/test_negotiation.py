@@ -4,8 +4,8 @@ stats name the same features; with TSO switched off on the switch's port, the
 guest shows TSO off and traffic still passes."""
 import os
 
-from harness import Switch, cleanup
-from vm import Vm, iperf_summary
+from vo.harness import Switch, cleanup
+from vo.vm import Vm, iperf_summary
 
 EXPECTED = {"CSUM", "GUEST_CSUM", "HOST_TSO4", "GUEST_TSO4", "HOST_TSO6", "GUEST_TSO6",
             "MRG_RXBUF"}

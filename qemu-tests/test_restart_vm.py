@@ -13,8 +13,8 @@ import signal
 import threading
 import time
 
-from harness import KernelHost, Process, Switch, cleanup, wait_for
-from vm import Vm, netns_iperf3
+from vo.harness import KernelHost, Process, Switch, cleanup, wait_for
+from vo.vm import Vm, netns_iperf3
 
 SECONDS = 20
 GUEST, PEER = "10.76.0.1", "10.76.0.2"

@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from harness import Capture, KernelHost, Switch, cleanup, port_deltas, refusals
-from vm import Vm, iperf3_server, iperf_summary, netns_iperf3
+from vo.harness import Capture, KernelHost, Switch, cleanup, port_deltas, refusals
+from vo.vm import Vm, iperf3_server, iperf_summary, netns_iperf3
 
 SECONDS = 4
 GUEST = {10: "10.76.10.3", 20: "10.76.20.3"}

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from harness import Switch, cleanup, port_deltas, refusals
-from vm import Vm, iperf_summary
+from vo.harness import Switch, cleanup, port_deltas, refusals
+from vo.vm import Vm, iperf_summary
 
 SECONDS = 4
 ADDRS = {"a": ("10.72.0.1/24", "fd72::1/64"), "b": ("10.72.0.2/24", "fd72::2/64"),

@@ -2,7 +2,7 @@
 # Fuzzes for a bounded time with libFuzzer, ASan and UBSan: the offload engine
 # (parse + GSO + GRO, offload/fuzz/fuzz_engine) and the ports' translation of
 # a peer's offload requests (a kernel port's virtio_net_hdr, a guest's header:
-# vhost/fuzz/fuzz_peer_hdr), SECONDS split between them. Exits non-zero on any
+# ports/vhost/fuzz/fuzz_peer_hdr), SECONDS split between them. Exits non-zero on any
 # crash, leak, sanitizer report or broken invariant, and prints a one-line
 # summary per target either way.
 #
@@ -86,5 +86,5 @@ fuzz() {
 half=$(( (seconds + 1) / 2 ))
 status=0
 fuzz offload/fuzz/fuzz_engine "$root/offload/fuzz/corpus" "$half" || status=1
-fuzz vhost/fuzz/fuzz_peer_hdr "$root/vhost/fuzz/corpus" "$half" || status=1
+fuzz ports/vhost/fuzz/fuzz_peer_hdr "$root/ports/vhost/fuzz/corpus" "$half" || status=1
 exit $status

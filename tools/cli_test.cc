@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "vhost/features.h"
+#include "ports/vhost/features.h"
 
 namespace vo::cli {
 namespace {

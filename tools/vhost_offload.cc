@@ -17,7 +17,7 @@
 #include "control/control_socket.h"
 #include "control/port_registry.h"
 #include "vswitch/datapath.h"
-#include "vswitch/log.h"
+#include "log/log.h"
 #include "vswitch/telemetry.h"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "egress.h"
-#include "log.h"
+#include "log/log.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"
 #include "offload/packet_copy.h"

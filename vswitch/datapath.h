@@ -18,7 +18,7 @@
 #include "offload/gso.h"
 #include "port_security.h"
 #include "port_vlan.h"
-#include "port.h"
+#include "ports/port.h"
 
 struct rte_mempool;
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "offload/gso.h"
-#include "port.h"
+#include "ports/port.h"
 
 struct rte_mbuf;
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "datapath.h"
-#include "port_counters.h"
+#include "ports/port_counters.h"
 
 namespace vo {
 namespace {

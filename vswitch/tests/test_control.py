@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from harness import (SWITCH_BIN, VO_CTL, Iperf3, KernelHost, Netns, Switch, Testpmd, cleanup,
+from vo.harness import (SWITCH_BIN, VO_CTL, Iperf3, KernelHost, Netns, Switch, Testpmd, cleanup,
                      deltas, virtio_user, wait_for)
 
 IPERF_SECONDS = 12

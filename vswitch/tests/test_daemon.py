@@ -8,7 +8,7 @@ import pytest
 
 import shutil
 
-from harness import SWITCH_BIN, Process, dpdk_runtime_dir, unique, wait_for
+from vo.harness import SWITCH_BIN, Process, dpdk_runtime_dir, unique, wait_for
 
 
 def run(args, timeout=30):

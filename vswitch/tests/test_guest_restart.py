@@ -4,8 +4,8 @@ GUEST_TSO, and started again on the same socket: its traffic resumes,
 an iperf3 TCP stream between two namespaces on other ports of the switch keeps
 going throughout, and once everything stops the switch holds no more mbufs than
 before the traffic."""
-from harness import Guest, Iperf3, Switch, TapHost, cleanup, wait_for, wait_moving
-import pcaps
+from vo.harness import Guest, Iperf3, Switch, TapHost, cleanup, wait_for, wait_moving
+from vo import pcaps
 
 IPERF_SECONDS = 20
 SENDER_MAC, RECEIVER_MAC = "02:00:00:00:0a:01", "02:00:00:00:0a:02"

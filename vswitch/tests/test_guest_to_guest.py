@@ -6,8 +6,8 @@ left for it to complete. A sends to one of them, or to a MAC the switch has not
 learned, which floods them to all three; TCPv4 and TCPv6."""
 import pytest
 
-from harness import Guest, Switch, cleanup, tshark_segments, wait_for
-import pcaps
+from vo.harness import Guest, Switch, cleanup, tshark_segments, wait_for
+from vo import pcaps
 
 FRAMES = 16
 PAYLOAD = 64000

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from harness import Guest, Netns, Process, Switch, cleanup, tshark_segments, unique, wait_for, wait_iface
-import pcaps
+from vo.harness import Guest, Netns, Process, Switch, cleanup, tshark_segments, unique, wait_for, wait_iface
+from vo import pcaps
 
 FRAMES = 16
 PAYLOAD = 64000

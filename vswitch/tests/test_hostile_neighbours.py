@@ -19,14 +19,14 @@ import json
 import os
 import time
 
-from harness import Guest, Iperf3, KernelHost, Process, Switch, cleanup, deltas, wait_for
-import pcaps
+from vo.harness import ROOT, Guest, Iperf3, KernelHost, Process, Switch, cleanup, deltas, wait_for
+from vo import pcaps
 
 SECONDS = 5
 GUEST_MAC = "02:00:00:00:ab:01"
 FLOODER_MAC = "02:00:00:00:ab:02"
 QUEUE_MBUFS = 2048  # the switch's default --tx-queue-mbufs
-SENDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vnet_sender.py")
+SENDER = os.path.join(ROOT, "vo", "vnet_sender.py")
 
 
 def pair_and_flooder(later):

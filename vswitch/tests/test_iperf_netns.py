@@ -3,8 +3,8 @@ namespaces, each behind its own net_tap port of the switch, over IPv4 and IPv6.
 Both kernels must count no TCP checksum error."""
 import pytest
 
-from harness import Iperf3, Switch, TapHost, cleanup, refusals
-import pcaps
+from vo.harness import Iperf3, Switch, TapHost, cleanup, refusals
+from vo import pcaps
 
 SECONDS = 4
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from harness import (Guest, Iperf3, KernelHost, Process, Switch, cleanup, refusals,
+from vo.harness import (Guest, Iperf3, KernelHost, Process, Switch, cleanup, refusals,
                      tshark_segments, wait_for)
-import pcaps
+from vo import pcaps
 
 FRAMES = 16
 PAYLOAD = 64000

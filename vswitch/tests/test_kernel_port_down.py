@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from harness import Iperf3, KernelHost, Switch, cleanup, wait_for, wait_moving
-import pcaps
+from vo.harness import Iperf3, KernelHost, Switch, cleanup, wait_for, wait_moving
+from vo import pcaps
 
 
 @pytest.mark.parametrize("how", ["link-del", "netns-del"])

@@ -5,8 +5,8 @@ The switch cuts the kernel's large segments on the way to the plain port
 valid both ways."""
 import pytest
 
-from harness import KernelHost, Netns, Switch, cleanup, iperf3_both_ways, refusals, sh, unique
-import pcaps
+from vo.harness import KernelHost, Netns, Switch, cleanup, iperf3_both_ways, refusals, sh, unique
+from vo import pcaps
 
 
 @pytest.mark.parametrize("ip", [4, 6], ids=["v4", "v6"])

@@ -3,8 +3,8 @@
 GSO / checksum counters move), and traffic stays valid both ways."""
 import pytest
 
-from harness import KernelHost, Switch, cleanup, iperf3_both_ways, refusals
-import pcaps
+from vo.harness import KernelHost, Switch, cleanup, iperf3_both_ways, refusals
+from vo import pcaps
 
 # offload -> (IP version to test, ethtool features that must read off, whether the
 # switch still hands large segments to the port whole)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from harness import Iperf3, KernelHost, Process, Switch, cleanup, deltas, wait_for
+from vo.harness import Iperf3, KernelHost, Process, Switch, cleanup, deltas, wait_for
 
 SOURCES = 100_000
 PPS = 100_000

@@ -4,8 +4,8 @@ virtio-user guest that negotiated GUEST_TSO4/6 merged into large segments
 and TCPv6. Both get the stream intact."""
 import pytest
 
-from harness import Guest, Netns, Switch, cleanup, tshark_segments, unique, wait_for, wait_iface
-import pcaps
+from vo.harness import Guest, Netns, Switch, cleanup, tshark_segments, unique, wait_for, wait_iface
+from vo import pcaps
 
 SEGMENTS = 64
 MTU_FRAME = 1514

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from harness import Guest, Netns, Switch, cleanup, refusals, unique, wait_for, wait_iface
-import pcaps
+from vo.harness import Guest, Netns, Switch, cleanup, refusals, unique, wait_for, wait_iface
+from vo import pcaps
 
 SECONDS = 8
 PAYLOAD = 64000

@@ -8,7 +8,7 @@ With it off, the same attack takes the victim's traffic: the test's attack
 is real."""
 import pytest
 
-from harness import Iperf3, KernelHost, Switch, cleanup, wait_for
+from vo.harness import Iperf3, KernelHost, Switch, cleanup, wait_for
 
 CLIENT, VICTIM, ATTACKER = "10.67.0.1", "10.67.0.2", "10.67.0.3"
 MACS = {"client": "02:00:00:67:00:01", "victim": "02:00:00:67:00:02",

@@ -10,7 +10,7 @@ import os
 import signal
 import time
 
-from harness import Iperf3, KernelHost, Process, Switch, cleanup, wait_for
+from vo.harness import Iperf3, KernelHost, Process, Switch, cleanup, wait_for
 
 IPERF_SECONDS = 10
 OUTAGE_LIMIT_S = 0.5

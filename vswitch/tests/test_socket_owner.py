@@ -6,8 +6,8 @@ being world-writable."""
 import os
 import stat
 
-from harness import Guest, Switch, Testpmd, cleanup, virtio_user, wait_for, wait_moving
-import pcaps
+from vo.harness import Guest, Switch, Testpmd, cleanup, virtio_user, wait_for, wait_moving
+from vo import pcaps
 
 SENDER_MAC, RECEIVER_MAC = "02:00:00:00:0b:01", "02:00:00:00:0b:02"
 

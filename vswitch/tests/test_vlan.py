@@ -7,7 +7,7 @@ is the same. (Trunks to a kernel with 802.1Q sub-interfaces need a kernel with
 in a guest.)"""
 import pytest
 
-from harness import Capture, Iperf3, KernelHost, Switch, cleanup
+from vo.harness import Capture, Iperf3, KernelHost, Switch, cleanup
 
 NET = "10.68.0"
 MAC = {1: "02:00:00:68:00:01", 2: "02:00:00:68:00:02"}

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the seeds of vhost/fuzz/fuzz_peer_hdr into vhost/fuzz/corpus/.
+"""Writes the seeds of ports/vhost/fuzz/fuzz_peer_hdr into ports/vhost/fuzz/corpus/.
 
 Each seed: a 12-byte virtio_net_hdr, first/later mbuf sizes, flags, the
 guest's offloads (fuzz_peer_hdr.cc says what each byte means), then a frame.

@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def _default_build():
@@ -53,10 +53,8 @@ def _default_build():
 
 # harness reads VO_BUILD_DIR when imported: set it first.
 os.environ.setdefault("VO_BUILD_DIR", _default_build())
-sys.path.insert(0, os.path.join(ROOT, "vswitch", "tests"))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-from harness import Switch, Testpmd, Guest, virtio_user, cleanup, wait_for  # noqa: E402
-import pcaps  # noqa: E402
+from vo.harness import Switch, Testpmd, Guest, virtio_user, cleanup, wait_for  # noqa: E402
+from vo import pcaps  # noqa: E402
 
 HDR = 14 + 20 + 32          # Ethernet, IPv4, TCP with timestamps: every frame here
 MSS = pcaps.MSS[4]          # 1448

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "log.h"
+#include "log/log.h"
 #include "offload/metadata.h"
 
 namespace vo {

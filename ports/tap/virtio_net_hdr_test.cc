@@ -1,4 +1,4 @@
-// virtio_net_hdr <-> offload metadata (vswitch/virtio_net_hdr.h).
+// virtio_net_hdr <-> offload metadata (ports/tap/virtio_net_hdr.h).
 //
 // From the kernel: one row per way a header can be wrong, each refused with
 // its own fault (or the parser's Reason), and good rows that must produce the
@@ -7,7 +7,7 @@
 // of timestamps), not from the code under test.
 // To the kernel: every field of the header written for each kind of metadata.
 // Every row ends with the pool back at its baseline.
-#include "vswitch/virtio_net_hdr.h"
+#include "virtio_net_hdr.h"
 
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>

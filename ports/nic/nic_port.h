@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "port.h"
+#include "ports/port.h"
 
 struct rte_mempool;
 

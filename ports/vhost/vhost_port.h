@@ -15,7 +15,7 @@
 
 #include "guest_call.h"
 #include "socket_access.h"
-#include "vswitch/port.h"
+#include "ports/port.h"
 
 struct rte_mempool;
 

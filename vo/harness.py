@@ -14,12 +14,11 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("VO_BUILD_DIR", os.path.join(ROOT, "build"))
 SWITCH_BIN = os.path.join(BUILD, "tools", "vhost-offload")
 VO_CTL = os.path.join(ROOT, "tools", "vo-ctl")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import vo_telemetry  # noqa: E402
+from vo import telemetry as vo_telemetry
 
 _ids = itertools.count()
 

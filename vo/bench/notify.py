@@ -33,10 +33,10 @@ import statistics
 import sys
 import tempfile
 
-import bench_kernel
-import bench_switch
-from bench_kernel import A_IP, B_IP, Hugepages, HUGEPAGES, cleanup, server_in, client_in
-from vm import iperf_summary, kicks, ping_rtts_ms, request_response_ms
+from vo.bench import kernel as bench_kernel
+from vo.bench import switch as bench_switch
+from vo.bench.kernel import A_IP, B_IP, Hugepages, HUGEPAGES, cleanup, server_in, client_in
+from vo.vm import iperf_summary, kicks, ping_rtts_ms, request_response_ms
 
 IMPLS = ("ours", "ours-library", "ovs-dpdk", "testpmd")
 GUEST_PORT_ARGS = {"ours": [], "ours-library": ["--notify", "library"]}

@@ -5,7 +5,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include "log.h"
+#include "log/log.h"
 #include "offload/metadata.h"
 #include "tx_copies.h"
 

@@ -8,7 +8,7 @@ where a short probe boots a guest with it (nested KVM hangs at boot on the
 machines this was written on).
 
 Everything else (the switch, namespaces, iperf3 servers, cleanup) comes from
-vswitch/tests/harness.py."""
+vo/harness.py."""
 import contextlib
 import itertools
 import json
@@ -20,11 +20,10 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "vswitch", "tests"))
-import harness  # noqa: E402
-from harness import BUILD, unique, wait_for  # noqa: E402
+from vo import harness
+from vo.harness import BUILD, ROOT, unique, wait_for
+
+HERE = os.path.join(ROOT, "qemu-tests")  # the guest image's scripts, the libvirt domain
 
 IMAGE_DIR = os.path.join(BUILD, "qemu-tests", "guest")
 QEMU = "qemu-system-x86_64"

@@ -1,7 +1,7 @@
 // libFuzzer target over how ports translate a peer's offload requests into
 // the packet's metadata: a kernel port's virtio_net_hdr (metadata_from_hdr,
-// vswitch/virtio_net_hdr.cc) and a guest's header as librte_vhost hands it
-// over (metadata_from_guest, vhost/features.cc; both reach offload/metadata.cc).
+// ports/tap/virtio_net_hdr.cc) and a guest's header as librte_vhost hands it
+// over (metadata_from_guest, ports/vhost/features.cc; both reach offload/metadata.cc).
 //
 // Input: [0..12) a virtio_net_hdr as the peer wrote it; [12] bytes in the
 // first mbuf, [13] in later ones (0: as many as fit); [14] kExternal,
@@ -30,8 +30,8 @@
 #include "offload/gso.h"
 #include "offload/metadata.h"
 #include "offload/testing/eal_env.h"
-#include "vhost/features.h"
-#include "vswitch/virtio_net_hdr.h"
+#include "ports/vhost/features.h"
+#include "ports/tap/virtio_net_hdr.h"
 
 namespace vo::fuzz {
 namespace {

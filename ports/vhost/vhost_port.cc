@@ -13,7 +13,7 @@
 #include "features.h"
 #include "to_guest.h"
 #include "offload/metadata.h"
-#include "vswitch/log.h"
+#include "log/log.h"
 
 namespace vo::vhost {
 namespace {

@@ -17,7 +17,7 @@
 #include <cstring>
 #include <thread>
 
-#include "log.h"
+#include "log/log.h"
 #include "offload/gso.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"

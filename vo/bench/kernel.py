@@ -13,7 +13,7 @@ object per line (case, impl, gbps, retransmits, ...).
 
 Cases:
   ns_to_ns       between two network namespaces, each behind a kernel port;
-  guest_to_peer  a TCG QEMU guest (qemu-tests/vm.py, all offloads on) on the switch's
+  guest_to_peer  a TCG QEMU guest (vo/vm.py, all offloads on) on the switch's
                  vhost-user port sends to a namespace behind a kernel port;
   peer_to_guest  the namespace sends to the guest's iperf3 server.
 
@@ -45,18 +45,15 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 # harness reads VO_BUILD_DIR when imported: set it first.
 os.environ.setdefault("VO_BUILD_DIR", os.environ.get("VO_BUILD_DIR") or os.path.join(ROOT, "build"))
-sys.path.insert(0, os.path.join(ROOT, "vswitch", "tests"))
-sys.path.insert(0, os.path.join(ROOT, "qemu-tests"))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import harness  # noqa: E402
-from harness import (Switch, Testpmd, Netns, KernelHost, Process, cleanup, sh, unique,  # noqa: E402
+from vo import harness  # noqa: E402
+from vo.harness import (Switch, Testpmd, Netns, KernelHost, Process, cleanup, sh, unique,  # noqa: E402
                      wait_for, wait_iface)
-from vm import Vm, iperf_summary, netns_iperf3  # noqa: E402
-import bench_switch  # noqa: E402
+from vo.vm import Vm, iperf_summary, netns_iperf3  # noqa: E402
+from vo.bench import switch as bench_switch  # noqa: E402
 
 CASES = ("ns_to_ns", "guest_to_peer", "peer_to_guest")
 IMPLS = ("ours", "ovs-dpdk", "testpmd")
@@ -657,7 +654,7 @@ def main(argv):
     return report(rows, args.json, print_table, verdicts)
 
 
-# Shared with the other benches that run real peers (bench_notify).
+# Shared with the other benches that run real peers (vo.bench.notify).
 
 def attempt(run, describe, say=log):
     """run()'s result row, said with describe(row); a failure becomes {"error": ...},

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "port.h"
+#include "ports/port.h"
 #include "virtio_net_hdr.h"
 
 struct rte_mempool;
