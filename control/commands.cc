@@ -1,7 +1,9 @@
 #include "commands.h"
 
 #include "control_socket.h"
+#include "ports/tap/tap_port.h"
 #include "ports/vhost/features.h"
+#include "ports/vhost/vhost_port.h"
 #include "ports/port_counters.h"
 
 namespace vo::control {
@@ -63,16 +65,51 @@ const PortRegistry::Entry* named(PortRegistry& ports, const json& req, std::stri
   return e;
 }
 
-// Switches a port's offloads while it runs: --gro/--no-gro at once, a guest
-// port's --disable at the guest's next negotiation. Other options change
-// what the port is: del-port and add-port.
+// --no-gro, or "gro" in a NIC's or kernel port's --disable list.
+bool merges(const PortSpec& p) {
+  switch (p.kind) {
+    case PortKind::Nic: return p.nic.gro;
+    case PortKind::Tap: return p.tap.gro;
+    default: return p.gro;
+  }
+}
+
+// A port's --disable list changed to `next`'s: a guest's offer changes for
+// its next negotiation, a kernel port's offloads at once, a NIC's device is
+// started again with them. Appends what happened to `notes`.
+bool change_offloads(PortRegistry& ports, PortRegistry::Entry& e, PortSpec& next, json& notes,
+                     std::string& error) {
+  if (auto* guest = dynamic_cast<vhost::VhostPort*>(e.port.get())) {
+    if (!guest->set_disabled(next.vhost.disabled, error)) return false;
+    notes.push_back("the guest sees the offloads offered now at its next negotiation (when it "
+                    "reconnects or its driver resets the device)");
+    return true;
+  }
+  if (auto* tap = dynamic_cast<TapPort*>(e.port.get())) {
+    if (!tap->set_offloads(next.tap, error)) return false;
+    notes.push_back("the kernel's offloads on " + next.target + " are " + tap->offloads() +
+                    " now; what it no longer takes whole is cut by the switch from now on");
+    return true;
+  }
+  Datapath::Removed removed;
+  if (!ports.reopen(e.spec.name, next, removed, error)) return false;
+  notes.push_back("the device was started again with the new offloads; " +
+                  std::to_string(removed.queued) + " packets queued for it were dropped, and " +
+                  "its addresses are learned again from its traffic");
+  return true;
+}
+
+// Switches a port's offloads while it runs: --gro/--no-gro at once, --disable
+// as change_offloads() says. Other options change what the port is: del-port
+// and add-port.
 json set_port(PortRegistry& ports, const json& req) {
   std::string error;
   if (!req.contains("name") || !req["name"].is_string() || !req.contains("args") ||
       !req["args"].is_array())
     return failure("set-port needs the port's \"name\" and \"args\", e.g. [\"--no-gro\"]");
-  PortRegistry::Entry* e = ports.find(req["name"].get<std::string>());
-  if (!e) return failure("no port named " + req["name"].get<std::string>() + " (vo-ctl list shows the ports)");
+  const std::string name = req["name"].get<std::string>();
+  PortRegistry::Entry* e = ports.find(name);
+  if (!e) return failure("no port named " + name + " (vo-ctl list shows the ports)");
   PortSpec next = e->spec;
   const json& args = req["args"];
   for (size_t i = 0; i < args.size(); ++i) {
@@ -88,22 +125,16 @@ json set_port(PortRegistry& ports, const json& req) {
     }
     if (!apply_port_option(next, opt, value, error)) return failure(error);
   }
+  if (!finish_port(next, error)) return failure(error);  // resolved for the port's kind
   json notes = json::array();
   if (next.disable != e->spec.disable) {
-    auto* guest = dynamic_cast<vhost::VhostPort*>(e->port.get());
-    if (guest == nullptr)
-      return failure("a NIC's or a kernel port's offloads are set when it opens: del-port, then "
-                     "add-port with --disable " + next.disable);
-    auto bits = vhost::parse_disabled(next.disable, error);
-    if (!bits || !guest->set_disabled(*bits, error)) return failure(error);
-    next.vhost.disabled = *bits;
-    notes.push_back("the guest sees the offloads offered now at its next negotiation (when it "
-                    "reconnects or its driver resets the device)");
+    if (!change_offloads(ports, *e, next, notes, error)) return failure(error);
+    e = ports.find(name);  // a NIC's entry holds a new port
   }
-  if (next.gro != e->spec.gro) {
-    e->port->set_gro_enabled(next.gro);
-    notes.push_back(std::string("merging of what this port receives is ") +
-                    (next.gro ? "on" : "off") + " now");
+  if (const bool gro = merges(next); gro != e->port->gro_enabled()) {
+    e->port->set_gro_enabled(gro);
+    notes.push_back(std::string("merging of what this port receives is ") + (gro ? "on" : "off") +
+                    " now");
   }
   e->spec = std::move(next);
   return {{"ok", true}, {"port", e->spec.name}, {"notes", notes}};

@@ -1,5 +1,6 @@
 #include "port_registry.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "log/log.h"
@@ -68,6 +69,37 @@ std::unique_ptr<PortRegistry::Entry> PortRegistry::take(const std::string& name,
   }
   error = "no port named " + name + " (vo-ctl list shows the ports)";
   return nullptr;
+}
+
+bool PortRegistry::reopen(const std::string& name, const PortSpec& next,
+                          Datapath::Removed& removed, std::string& error) {
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const auto& e) { return e->spec.name == name; });
+  if (it == entries_.end()) {
+    error = "no port named " + name + " (vo-ctl list shows the ports)";
+    return false;
+  }
+  Entry& e = **it;
+  removed = dp_.remove_port(e.port.get());
+  e.port.reset();  // the device is free for the new one
+  std::string why;
+  for (const PortSpec* spec : {&next, static_cast<const PortSpec*>(&e.spec)}) {
+    std::unique_ptr<Port> p = open(*spec, why);
+    if (p && dp_.add_port(p.get(), spec->policy, why)) {
+      e.port = std::move(p);
+      if (spec == &next) {
+        e.spec = next;
+        return true;
+      }
+      error = "port " + name + " could not be opened as asked (" + why + "); it runs as before";
+      return false;
+    }
+  }
+  // Neither: no port is left to list.
+  entries_.erase(it);
+  error = "port " + name + " could not be opened again (" + why + ") and is gone: add it with "
+          "add-port once the device is back";
+  return false;
 }
 
 PortRegistry::Entry* PortRegistry::find(const std::string& name) {

@@ -34,6 +34,13 @@ class PortRegistry {
   // operator deletes it, and what outlives the switch goes too (Port::retire).
   std::unique_ptr<Entry> take(const std::string& name, bool retire, Datapath::Removed& removed,
                               std::string& error);
+  // Closes port `name` and opens it again as `next` says, in its place (a
+  // NIC's offloads are set when its device starts). What the datapath held
+  // for it is freed, said in `removed`. When `next` cannot be opened, the
+  // port is opened again as it was and `error` says why (if that fails too,
+  // the port is gone).
+  bool reopen(const std::string& name, const PortSpec& next, Datapath::Removed& removed,
+              std::string& error);
   [[nodiscard]] const Entry* find(const std::string& name) const;
   [[nodiscard]] Entry* find(const std::string& name);
   [[nodiscard]] const std::vector<std::unique_ptr<Entry>>& entries() const { return entries_; }

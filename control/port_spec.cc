@@ -143,6 +143,7 @@ bool resolve_nic(PortSpec& p, std::string& error) {
   o.devargs = p.target;
   o.name = p.name;
   o.gro = p.gro;
+  o.tso = o.csum = true;  // then the list, which may have changed since (set-port)
   return each_item(p.disable, [&](const std::string& item) {
     if (item == "tso") o.tso = false;
     else if (item == "csum") o.csum = false, o.tso = false;  // TSO needs checksum offload
@@ -161,6 +162,7 @@ bool resolve_tap(PortSpec& p, std::string& error) {
   o.name = p.name;
   o.gro = p.gro;
   o.persist = true;  // outlives a restart; del-port deletes it
+  o.csum = o.tso4 = o.tso6 = o.ecn = true;  // then the list (set-port may have changed it)
   return each_item(p.disable, [&](const std::string& item) {
     if (item == "tso4") o.tso4 = false;
     else if (item == "tso6") o.tso6 = false;

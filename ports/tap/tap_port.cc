@@ -247,8 +247,8 @@ std::unique_ptr<TapPort> TapPort::open(const TapOptions& opts, rte_mempool* pool
   if (!port->setup(error)) return nullptr;  // the destructor closes what was opened
   VO_LOG(INFO, "port %s: TAP %s%s%s, %u queue(s), MTU %u, kernel offloads: %s%s",
          port->name().c_str(), opts.ifname.c_str(), opts.netns.empty() ? "" : " in namespace ",
-         opts.netns.c_str(), opts.queues, port->mtu_, port->offload_names_.c_str(),
-         port->caps_.tso4 && port->caps_.tso6 ? "" : "; large segments are cut in software");
+         opts.netns.c_str(), opts.queues, port->mtu_, port->offloads().c_str(),
+         port->tx_caps().tso4 && port->tx_caps().tso6 ? "" : "; large segments are cut in software");
   return port;
 }
 
@@ -275,11 +275,7 @@ bool TapPort::setup(std::string& error) {
   }
   for (Queue& q : queues_)
     if (!readiness_->add(&q, error)) return false;
-  unsigned f = tun_offload_flags(opts_);
-  offload_names_ = tun_offload_names(f);
-  caps_.l4_csum = f & TUN_F_CSUM;
-  caps_.tso4 = f & TUN_F_TSO4;
-  caps_.tso6 = f & TUN_F_TSO6;
+  tun_flags_.store(tun_offload_flags(opts_));
   caps_.max_frame = mtu_ + sizeof(EthHdr) + sizeof(VlanTag);
   caps_.max_large = kMaxGsoPacketLen;
   caps_.max_tso_frame = kMaxIpLength + sizeof(EthHdr) + sizeof(VlanTag);  // the kernel cuts at any MSS
@@ -289,6 +285,37 @@ bool TapPort::setup(std::string& error) {
 }
 
 TapPort::~TapPort() { release(); }
+
+TxCaps TapPort::tx_caps() const {
+  TxCaps c = caps_;
+  const unsigned f = tun_flags_.load(std::memory_order_relaxed);
+  c.l4_csum = f & TUN_F_CSUM;
+  c.tso4 = f & TUN_F_TSO4;
+  c.tso6 = f & TUN_F_TSO6;
+  return c;
+}
+
+std::string TapPort::offloads() const { return tun_offload_names(tun_flags_.load()); }
+
+// TUNSETOFFLOAD is the device's, whichever queue sets it. A large segment the
+// datapath prepared before the change still goes whole: the kernel takes a
+// GSO frame from a TAP whatever its offload flags (they say what it may hand
+// us), and cuts it itself where it must.
+bool TapPort::set_offloads(const TapOptions& o, std::string& error) {
+  const unsigned f = tun_offload_flags(o);
+  if (queues_.empty() || ioctl(queues_[0].fd, TUNSETOFFLOAD, f) != 0) {
+    error = "TAP " + opts_.ifname + ": the kernel refused the offloads " + tun_offload_names(f) +
+            ": " + errno_text(errno);
+    return false;
+  }
+  opts_.csum = o.csum;
+  opts_.tso4 = o.tso4;
+  opts_.tso6 = o.tso6;
+  opts_.ecn = o.ecn;
+  tun_flags_.store(f);
+  VO_LOG(INFO, "port %s: kernel offloads now %s", name().c_str(), tun_offload_names(f).c_str());
+  return true;
+}
 
 void TapPort::retire() {
   if (!opts_.persist) return;
@@ -491,7 +518,7 @@ Port::Details TapPort::details() const {
   Details d;
   d.text.emplace_back("device", opts_.ifname);
   if (!opts_.netns.empty()) d.text.emplace_back("netns", opts_.netns);
-  d.text.emplace_back("features", offload_names_);
+  d.text.emplace_back("features", offloads());
   uint64_t downs = down_events_.load(std::memory_order_acquire);
   if (downs) d.text.emplace_back("down_reason", down_reason_);
   d.numbers.emplace_back("down_events", downs);

@@ -58,11 +58,17 @@ class TapPort final : public Port {
   uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
   Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
-  TxCaps tx_caps() const override { return caps_; }
+  TxCaps tx_caps() const override;
   Details details() const override;
 
   // The kernel's offload flags set with TUNSETOFFLOAD, by name ("CSUM TSO4 ...").
-  const std::string& offloads() const { return offload_names_; }
+  std::string offloads() const;
+  // Sets the kernel's offloads as `o` says (csum, tso4, tso6, ecn) while the
+  // port runs (any thread): the kernel hands over and takes large segments
+  // accordingly from its next frame, and the switch cuts what the port no
+  // longer takes from the next packet it prepares. False, with `error`, when
+  // the kernel refuses them (the port keeps its offloads).
+  bool set_offloads(const TapOptions& o, std::string& error);
 
   // One receive queue: its descriptor and the mbufs its next read lands in.
   struct Queue {
@@ -92,8 +98,8 @@ class TapPort final : public Port {
   uint16_t next_queue_ = 0;
   uint64_t next_check_ = 0;       // TSC of the next liveness check
   uint64_t netns_dev_ = 0, netns_ino_ = 0;  // identity of the namespace we are in
-  TxCaps caps_;
-  std::string offload_names_;
+  TxCaps caps_;  // but for the offload bits, which come from tun_flags_
+  std::atomic<unsigned> tun_flags_{0};  // TUN_F_* as the kernel has them
   uint32_t mtu_ = 0;
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> down_events_{0};

@@ -218,7 +218,59 @@ def test_offloads_switched_while_the_port_runs(tmp_path):
         _, again = sw.ctl("show", "vm")
         assert again["port"]["details"]["offered"] == before["port"]["details"]["offered"]
         assert again["port"]["gro"] is True
-        rc, answer = sw.ctl("set-port", "up", "--disable", "tso", check=False)
-        assert rc == 1 and "del-port, then add-port with --disable tso" in answer["error"]
         rc, answer = sw.ctl("set-port", "vm", "--tag", "10", check=False)
         assert rc == 1 and "remove the port and add it again" in answer["error"]
+
+
+def test_kernel_and_nic_offloads_switched_under_traffic(tmp_path):
+    """A kernel port's offloads change at once, under an iperf3 stream into it:
+    the kernel stops handing over and taking large segments (its TAP's
+    features say so) and the switch cuts the sender's 64 KB segments instead,
+    without a drop. A NIC's device is started again with its new offloads."""
+    config = tmp_path / "switch.json"
+    with cleanup() as later:
+        left, right = KernelHost("left"), KernelHost("right")
+        for h in (left, right):
+            later(h)
+        config.write_text(json.dumps({"ports": [left.switch_args(), right.switch_args(),
+                                                ["--nic", "net_null5,no-rx=1", "--name", "up"]]}))
+        sw = Switch(str(tmp_path), ["--config", str(config)])
+        later(sw)
+        left.attach("10.69.0.1")
+        right.attach("10.69.0.2")
+        left.run("ping -c 2 -W 2 10.69.0.2")
+        assert right.features()["tcp-segmentation-offload"]
+        run = Iperf3(str(tmp_path), left, right, 9)
+        later(run)
+        time.sleep(3)
+        whole, sender = sw.port("right"), sw.port("left")
+        _, answer = sw.ctl("set-port", "right", "--disable", "tso")
+        assert any("are CSUM now" in n for n in answer["notes"]), answer
+        assert not right.features()["tcp-segmentation-offload"], "the TAP still says TSO"
+        off = sw.port("right")
+        time.sleep(3)
+        cut = sw.port("right")
+        _, answer = sw.ctl("set-port", "right", "--disable", "")
+        assert right.features()["tcp-segmentation-offload"]
+        report = run.result()
+        after = sw.port("right")
+        print(f"\ninto the kernel port: {off['tx_large'] - whole['tx_large']} large segments "
+              f"whole until the change, {cut['tx_large'] - off['tx_large']} while TSO was off, "
+              f"{after['tx_large'] - cut['tx_large']} once it was back; cut "
+              f"{cut['gso_packets'] - off['gso_packets']} into "
+              f"{cut['gso_segments'] - off['gso_segments']} segments while off; iperf3 "
+              f"{report['end']['sum_received']['bits_per_second'] / 1e9:.1f} Gbit/s")
+        assert cut["gso_packets"] > off["gso_packets"], "nothing was cut with TSO off"
+        # Only what was queued before the change may still go whole.
+        assert cut["tx_large"] - off["tx_large"] < 100, "large segments went whole with TSO off"
+        assert after["tx_large"] > cut["tx_large"], "no large segment went whole once TSO was back"
+        assert report["end"]["sum_received"]["seconds"] >= 8
+        assert not drops(whole, after), drops(whole, after)
+        assert not drops(sender, sw.port("left")), drops(sender, sw.port("left"))
+
+        _, answer = sw.ctl("set-port", "up", "--disable", "tso")
+        assert any("started again" in n for n in answer["notes"]), answer
+        _, shown = sw.ctl("show", "up")
+        assert shown["port"]["up"] and "tso" in shown["port"]["words"]
+        assert [p["name"] for p in sw.ctl("list")[1]["ports"]] == ["left", "right", "up"]
+        assert json.loads(config.read_text())["ports"][2][-2:] == ["--disable", "tso"]
