@@ -84,9 +84,11 @@ bool build(const vo::cli::Config& c, Switch& sw, std::string& error) {
   return true;
 }
 
-bool changes_ports(const nlohmann::ordered_json& request) {
-  const auto& cmd = request["cmd"];
-  return cmd == "add-port" || cmd == "del-port" || cmd == "set-port";
+// Each port as the words that describe it, in the registry's order.
+std::vector<std::vector<std::string>> port_words(const vo::control::PortRegistry& ports) {
+  std::vector<std::vector<std::string>> words;
+  for (const auto& e : ports.entries()) words.push_back(e->spec.words);
+  return words;
 }
 
 // The ports as they are now go to the config file, so that a restart brings
@@ -94,8 +96,7 @@ bool changes_ports(const nlohmann::ordered_json& request) {
 void save_ports(const vo::cli::Config& c, const vo::control::PortRegistry& ports,
                 nlohmann::ordered_json& answer) {
   vo::control::ConfigFile file = c.config_file;
-  file.ports.clear();
-  for (const auto& e : ports.entries()) file.ports.push_back(e->spec.words);
+  file.ports = port_words(ports);
   std::string error;
   answer["saved"] = vo::control::write_config(c.config_path, file, error);
   if (!answer["saved"]) {
@@ -157,8 +158,11 @@ int main(int argc, char** argv) {
          sw.ports->entries().size(), lcore, control->path().c_str(),
          sw.ports->entries().empty() ? " (add ports with tools/vo-ctl add-port)" : "");
   control->serve([] { return g_stop != 0; }, [&](const nlohmann::ordered_json& request) {
+    // Saved whenever the ports changed, whatever the request and its outcome
+    // (a NIC that could not be reopened is gone although the request failed).
+    const auto before = port_words(*sw.ports);
     auto answer = vo::control::handle_request(*sw.ports, request);
-    if (answer["ok"] && changes_ports(request) && !cfg->config_path.empty())
+    if (!cfg->config_path.empty() && port_words(*sw.ports) != before)
       save_ports(*cfg, *sw.ports, answer);
     return answer;
   });
