@@ -56,6 +56,20 @@ print(data.decode().strip(), flush=True)
 """
 
 
+def after_the_move(sw, dst, ping):
+    """What a stall after the switch-over leaves to look at: both ports'
+    counters that move when traffic is lost or misdirected, the switch's log,
+    the guest's console on B and the peer's pings."""
+    keys = ("ready", "rx_packets", "tx_packets", "tx_dropped", "tx_expired", "tx_retries",
+            "mac_refused", "no_destination", "to_guest_interrupts", "from_guest_interrupts")
+    lines = []
+    for name, p in sw.stats()["ports"].items():
+        moved = {k: v for k, v in p.items() if k in keys or (k.startswith("rx_drop_") and v)}
+        lines.append(f"port {name}: {moved}")
+    return "\n".join(lines + ["switch log:", sw.process.tail(40), "guest console on B:",
+                               dst.console()[-1500:], "pings:", ping.tail(5)])
+
+
 # Quarantined, still run: it passed alone and failed in one of two full-suite
 # runs (the peer's iperf3 and file transfer stalled after the switch-over, the
 # guest's SHA-256 never came back). Under investigation in issue 11.
@@ -116,12 +130,15 @@ def test_a_guest_moves_between_two_ports_with_traffic_both_ways(tmp_path):
         src.hmp("quit")
         src.proc.wait(10)
 
-        sw.wait_guest("b", 10)
-        wait_for("the guest's MAC learned on port b", lambda: sw.port("b")["rx_packets"] > 0, 10)
-        iperf.join(IPERF_SECONDS + 150)
-        send.proc.wait(120)
-        ping.stop()
-        wait_for("the guest's SHA-256 of the file", lambda: summer.text().strip(), 60)
+        try:
+            sw.wait_guest("b", 10)
+            wait_for("the guest's MAC learned on port b", lambda: sw.port("b")["rx_packets"] > 0, 10)
+            iperf.join(IPERF_SECONDS + 150)
+            send.proc.wait(120)
+            ping.stop()
+            wait_for("the guest's SHA-256 of the file", lambda: summer.text().strip(), 60)
+        except Exception as e:
+            raise AssertionError(f"{e}\n{after_the_move(sw, dst, ping)}") from None
         got = summer.text().split()[0]
         report = results["iperf"]
         end = report["end"]
