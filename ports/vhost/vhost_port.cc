@@ -1,12 +1,14 @@
 #include "vhost_port.h"
 
 #include <rte_cycles.h>
+#include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_vhost.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -68,26 +70,57 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
     unlink(opts.path.c_str());
   }
   std::unique_ptr<VhostPort> port(new VhostPort(opts, pool, std::move(quiesce)));
+  {
+    std::lock_guard<std::mutex> lock(g_registry_mutex);
+    registry()[opts.path] = port.get();
+  }
+  {
+    std::lock_guard<std::mutex> lock(port->registration_mutex_);
+    if (!port->register_socket(error)) return nullptr;  // the destructor unregisters
+  }
+  if (opts.client) {
+    port->connector_ = std::thread([p = port.get()] { p->keep_connected(); });
+  } else if (rte_vhost_driver_start(opts.path.c_str()) != 0) {
+    error = "cannot start vhost-user socket " + opts.path + ": see the log above";
+    return nullptr;
+  } else if (opts.access.any() && !apply_socket_access(opts.path.c_str(), opts.access, error)) {
+    // The library created the socket with the umask's mode, which lets only
+    // the switch's own user connect; until it is given away nobody else can.
+    error = "vhost-user socket " + opts.path + ": " + error;
+    return nullptr;
+  }
+  VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s; guest interrupts: %s", port->name().c_str(),
+         opts.client ? "client of" : "server on", opts.path.c_str(),
+         feature_names(port->offered() & kOffloadMask).c_str(),
+         notify_description(opts.notify).c_str());
+  return port;
+}
+
+bool VhostPort::register_socket(std::string& error) {
   // EXTBUF: a guest's 64 KB segment arrives in one external buffer instead of a
   // chain of 32 mbufs: one copy out of the guest, one buffer for GSO to slice
   // and checksum, one source for the copy into the next guest. Measured with
   // tools/bench switch: VM->VM 13 -> 22 Gbit/s, guest TSO cut for a NIC 9 -> 24.
-  uint64_t flags = RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS | RTE_VHOST_USER_NET_STATS_ENABLE |
-                   RTE_VHOST_USER_EXTBUF_SUPPORT | (opts.client ? RTE_VHOST_USER_CLIENT : 0);
-  const char* path = opts.path.c_str();
+  // A client reconnects by itself (keep_connected), not by the library.
+  const uint64_t flags =
+      RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS | RTE_VHOST_USER_NET_STATS_ENABLE |
+      RTE_VHOST_USER_EXTBUF_SUPPORT |
+      (opts_.client ? RTE_VHOST_USER_CLIENT | RTE_VHOST_USER_NO_RECONNECT : 0);
+  const char* path = opts_.path.c_str();
   if (rte_vhost_driver_register(path, flags) != 0) {
-    error = "cannot register vhost-user socket " + opts.path +
+    error = "cannot register vhost-user socket " + opts_.path +
             " (is another process serving it? see the log above)";
-    return nullptr;
+    return false;
   }
-  uint64_t supported = 0;
-  rte_vhost_driver_get_features(path, &supported);
-  uint64_t withdrawn = opts.disabled | kNeverOffered;
-  // Coalescing reads the split ring's event index (guest_call.h); guests
-  // use split rings unless told otherwise (QEMU's packed=off).
-  if (opts.notify.policy == NotifyPolicy::Coalesce) withdrawn |= bit(kRingPacked);
-  port->supported_ = supported;
-  port->offered_ = supported & ~withdrawn;
+  registered_ = true;
+  if (supported_ == 0) {  // the first time: what the library offers, and what of it we do
+    rte_vhost_driver_get_features(path, &supported_);
+    uint64_t withdrawn = opts_.disabled | kNeverOffered;
+    // Coalescing reads the split ring's event index (guest_call.h); guests
+    // use split rings unless told otherwise (QEMU's packed=off).
+    if (opts_.notify.policy == NotifyPolicy::Coalesce) withdrawn |= bit(kRingPacked);
+    offered_.store(supported_ & ~withdrawn);
+  }
   static const rte_vhost_device_ops ops = {
       .new_device = &VhostPort::on_new_device,
       .destroy_device = &VhostPort::on_destroy_device,
@@ -95,32 +128,110 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
       .new_connection = &VhostPort::on_new_connection,
       .destroy_connection = &VhostPort::on_destroy_connection,
   };
-  {
-    std::lock_guard<std::mutex> lock(g_registry_mutex);
-    registry()[opts.path] = port.get();
-  }
   // disable_features, not set_features: setting them tells the library that
   // the application implements its own virtio-net backend.
-  if (rte_vhost_driver_disable_features(path, withdrawn) != 0 ||
-      rte_vhost_driver_callback_register(path, &ops) != 0 || rte_vhost_driver_start(path) != 0) {
-    error = "cannot start vhost-user socket " + opts.path + ": see the log above";
-    return nullptr;  // the destructor unregisters
+  if (rte_vhost_driver_disable_features(path, supported_ & ~offered()) != 0 ||
+      rte_vhost_driver_callback_register(path, &ops) != 0) {
+    error = "cannot set up vhost-user socket " + opts_.path + ": see the log above";
+    return false;
   }
-  // The library created the socket with the umask's mode, which lets only
-  // the switch's own user connect; until it is given away nobody else can.
-  if (!opts.client && opts.access.any() && !apply_socket_access(path, opts.access, error)) {
-    error = "vhost-user socket " + opts.path + ": " + error;
-    return nullptr;
+  return true;
+}
+
+namespace {
+
+// While a client port retries, the library's own lines about each attempt
+// (socket created, connect refused) are held back: one line of ours says
+// that the port waits.
+class LibraryQuiet {
+ public:
+  explicit LibraryQuiet(bool quiet) {
+    static const int type = rte_log_register("lib.vhost.config");
+    if (quiet && type >= 0 && rte_log_get_level(type) > int(RTE_LOG_ERR)) {
+      type_ = type;
+      level_ = rte_log_get_level(type);
+      rte_log_set_level(type, RTE_LOG_ERR);
+    }
   }
-  VO_LOG(INFO, "port %s: vhost-user %s %s, offering %s; guest interrupts: %s", port->name().c_str(),
-         opts.client ? "client of" : "server on", path,
-         feature_names(port->offered() & kOffloadMask).c_str(),
-         notify_description(opts.notify).c_str());
-  return port;
+  ~LibraryQuiet() {
+    if (type_ >= 0) rte_log_set_level(type_, level_);
+  }
+  LibraryQuiet(const LibraryQuiet&) = delete;
+  LibraryQuiet& operator=(const LibraryQuiet&) = delete;
+
+ private:
+  int type_ = -1;
+  int level_ = 0;
+};
+
+}  // namespace
+
+// librte_vhost's client retries a refused connection once a second (its
+// reconnect thread sleeps a second between rounds): a switch restarted
+// under a running QEMU, or a QEMU restarted under the switch, could wait up
+// to a second for nothing. The port makes its connection itself instead,
+// with the library's reconnection off: every 10 ms for the first 2 s of
+// waiting, then every 200 ms. Each attempt is a fresh registration, since the
+// library closes a client socket whose connection failed or ended.
+void VhostPort::keep_connected() {
+  const char* path = opts_.path.c_str();
+  std::unique_lock<std::mutex> lock(registration_mutex_);
+  uint32_t attempts = 0;
+  uint64_t waiting_since = rte_get_timer_cycles();
+  while (!stopping_) {
+    if (try_connect(lock, attempts > 0)) {
+      if (attempts > 0)
+        VO_LOG(INFO, "port %s: connected to %s after %.2f s", name().c_str(), path,
+               double(rte_get_timer_cycles() - waiting_since) / double(rte_get_timer_hz()));
+      connection_cv_.wait(lock, [&] { return stopping_ || !connected_; });
+      if (stopping_) break;
+      VO_LOG(INFO, "port %s: %s closed the connection; reconnecting", name().c_str(), path);
+      attempts = 0;
+      waiting_since = rte_get_timer_cycles();
+    } else if (attempts == 0) {
+      VO_LOG(INFO, "port %s: waiting for QEMU to serve %s (retrying every 10 ms for 2 s, "
+             "then every 200 ms)", name().c_str(), path);
+    }
+    connected_ = false;
+    if (registered_) {
+      registered_ = false;
+      LibraryQuiet quiet(true);
+      lock.unlock();
+      rte_vhost_driver_unregister(path);
+      lock.lock();
+    }
+    ++attempts;
+    const auto pause = std::chrono::milliseconds(attempts < 200 ? 10 : 200);
+    connection_cv_.wait_for(lock, pause, [&] { return stopping_; });
+  }
+}
+
+// One attempt, with `lock` (registration_mutex_) held but while the library
+// connects: its callbacks take it. True once connected.
+bool VhostPort::try_connect(std::unique_lock<std::mutex>& lock, bool quiet) {
+  LibraryQuiet hush(quiet);
+  std::string error;
+  if (!registered_ && !register_socket(error)) {
+    VO_LOG_RL(WARNING, "port %s: %s", name().c_str(), error.c_str());
+    return false;
+  }
+  connected_ = true;  // before start: the library may close it before start returns
+  lock.unlock();
+  const bool up = rte_vhost_driver_start(opts_.path.c_str()) == 0;
+  lock.lock();
+  return up;
 }
 
 VhostPort::~VhostPort() {
-  rte_vhost_driver_unregister(opts_.path.c_str());
+  if (connector_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(registration_mutex_);
+      stopping_ = true;
+    }
+    connection_cv_.notify_all();
+    connector_.join();
+  }
+  if (registered_) rte_vhost_driver_unregister(opts_.path.c_str());
   std::lock_guard<std::mutex> lock(g_registry_mutex);
   registry().erase(opts_.path);
 }
@@ -154,7 +265,13 @@ int VhostPort::on_new_connection(int vid) {
 
 void VhostPort::on_destroy_connection(int vid) {
   VhostPort* p = by_vid(vid);
-  if (p != nullptr && p->connection_vid_ == vid) p->connection_vid_ = -1;
+  if (p == nullptr || p->connection_vid_ != vid) return;
+  p->connection_vid_ = -1;
+  if (p->opts_.client) {
+    std::lock_guard<std::mutex> lock(p->registration_mutex_);
+    p->connected_ = false;
+    p->connection_cv_.notify_all();
+  }
 }
 
 int VhostPort::on_new_device(int vid) {
@@ -242,8 +359,9 @@ bool VhostPort::set_disabled(uint64_t disabled, std::string& error) {
   const uint64_t want = supported_ & kOffloadMask & ~disabled;
   const uint64_t off = now & ~want, on = want & ~now;
   const char* path = opts_.path.c_str();
-  if ((off && rte_vhost_driver_disable_features(path, off) != 0) ||
-      (on && rte_vhost_driver_enable_features(path, on) != 0)) {
+  std::lock_guard<std::mutex> lock(registration_mutex_);  // else the next registration applies it
+  if (registered_ && ((off && rte_vhost_driver_disable_features(path, off) != 0) ||
+                      (on && rte_vhost_driver_enable_features(path, on) != 0))) {
     error = "the vhost library refused to change the offloads of " + opts_.path;
     return false;
   }

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "guest_call.h"
@@ -64,6 +66,13 @@ class VhostPort final : public Port {
 
  private:
   VhostPort(const VhostOptions& opts, rte_mempool* pool, std::function<void()> quiesce);
+  // Registers the socket with the library, with the offer and callbacks
+  // (registration_mutex_ held). False, with `error`, when the library refuses.
+  bool register_socket(std::string& error);
+  // A client port's connection, made and remade by the port itself (see
+  // the .cc); runs on connector_ until ~VhostPort.
+  void keep_connected();
+  bool try_connect(std::unique_lock<std::mutex>& lock, bool quiet);
   void attach(int vid);
   void detach(int vid);
   void normalize_from_guest(rte_mbuf** pkts, uint16_t& n);
@@ -93,6 +102,16 @@ class VhostPort final : public Port {
   int connection_vid_ = -1;
   std::atomic<uint64_t> refused_connections_{0};
   TxCaps caps_;  // rewritten only while !ready_
+  // The socket's registration with the library: the connector of a client
+  // port drops and remakes it; set_disabled() changes the offer within it.
+  std::mutex registration_mutex_;
+  bool registered_ = false;
+  // A client port's connector: connected_ turns false when the library
+  // closes the connection, stopping_ when the port goes.
+  std::condition_variable connection_cv_;
+  bool connected_ = false;
+  bool stopping_ = false;
+  std::thread connector_;
   mutable std::mutex stats_mutex_;
   // The first queue pair's calls (0: to the guest, 1: from it). Their own
   // mutex: vring_state_changed runs with the library's vring locks held,
