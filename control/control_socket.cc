@@ -15,6 +15,7 @@ namespace vo::control {
 namespace {
 
 constexpr size_t kMaxLine = 1 << 16;  // a request longer than this is not one
+constexpr size_t kMaxClients = 64;     // connections beyond these are turned away
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -49,14 +50,10 @@ void make_parent(const std::string& path) {
   }
 }
 
-bool write_all(int fd, const std::string& s) {
-  for (size_t off = 0; off < s.size();) {
-    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += size_t(n);
-  }
-  return true;
+// One line to a client about to be cut off: what fits at once.
+void tell(int fd, const nlohmann::ordered_json& answer) {
+  const std::string line = answer.dump() + "\n";
+  [[maybe_unused]] ssize_t n = send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 }  // namespace
@@ -98,18 +95,51 @@ ControlSocket::~ControlSocket() {
   unlink(path_.c_str());
 }
 
+// Clients are served one request at a time each, never waited for: one that
+// does not read its answers stops being read from (it gets nothing more
+// until it takes what it has), and the others go on.
 void ControlSocket::accept_client() {
-  int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) clients_.push_back(Client{fd, {}});
+  int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) return;
+  if (clients_.size() >= kMaxClients) {
+    VO_LOG_RL(WARNING, "control socket %s: %zu clients connected already; turned one away",
+              path_.c_str(), clients_.size());
+    tell(fd, failure("the switch serves " + std::to_string(kMaxClients) +
+                     " control connections at most: close one and try again"));
+    close(fd);
+    return;
+  }
+  clients_.push_back(Client{fd, {}, {}});
 }
 
-bool ControlSocket::read_client(Client& c, const Handler& handle) {
+bool ControlSocket::write_client(Client& c) {
+  while (!c.out.empty()) {
+    ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;
+    if (n <= 0) return false;
+    c.out.erase(0, size_t(n));
+  }
+  return true;
+}
+
+bool ControlSocket::read_client(Client& c) {
   char buf[4096];
-  ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
+  ssize_t n = recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   if (n <= 0) return false;
   c.in.append(buf, size_t(n));
-  for (size_t nl; (nl = c.in.find('\n')) != std::string::npos;) {
+  if (c.in.find('\n') == std::string::npos && c.in.size() > kMaxLine) {
+    tell(c.fd, failure("a request longer than " + std::to_string(kMaxLine) + " bytes: cut off"));
+    return false;
+  }
+  return true;
+}
+
+// Requests are answered in order while the client takes the answers; the
+// rest of what it sent waits in `in` until it has.
+bool ControlSocket::answer_client(Client& c, const Handler& handle) {
+  for (size_t nl; c.out.empty() && (nl = c.in.find('\n')) != std::string::npos;) {
     std::string line = c.in.substr(0, nl);
     c.in.erase(0, nl + 1);
     nlohmann::ordered_json answer;
@@ -118,20 +148,30 @@ bool ControlSocket::read_client(Client& c, const Handler& handle) {
     } catch (const nlohmann::ordered_json::exception& e) {
       answer = failure(std::string("not a JSON request: ") + e.what());
     }
-    if (!write_all(c.fd, answer.dump() + "\n")) return false;
+    c.out = answer.dump() + "\n";
+    if (!write_client(c)) return false;
   }
-  return c.in.size() <= kMaxLine;
+  return true;
 }
 
 void ControlSocket::serve(const std::function<bool()>& stopped, const Handler& handle) {
   while (!stopped()) {
     std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
-    for (const Client& c : clients_) fds.push_back({c.fd, POLLIN, 0});
+    // A client with answers pending is written to, and read from once it
+    // has taken them; one that had more requests queued is served from
+    // those (`in`) before anything new is read.
+    for (const Client& c : clients_)
+      fds.push_back({c.fd, short(c.out.empty() ? POLLIN : POLLOUT), 0});
     if (poll(fds.data(), fds.size(), 100) <= 0) continue;
     if (fds[0].revents & POLLIN) accept_client();
     for (size_t i = fds.size() - 1; i >= 1; --i) {
-      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      if (!read_client(clients_[i - 1], handle)) {
+      Client& c = clients_[i - 1];
+      const short ev = fds[i].revents;
+      if (!(ev & (POLLIN | POLLOUT | POLLHUP | POLLERR))) continue;
+      bool alive = (ev & POLLOUT) ? write_client(c) : true;
+      if (alive && (ev & (POLLIN | POLLHUP | POLLERR))) alive = read_client(c);
+      if (alive) alive = answer_client(c, handle);
+      if (!alive) {
         close(clients_[i - 1].fd);
         clients_.erase(clients_.begin() + long(i - 1));
       }

@@ -42,11 +42,17 @@ class ControlSocket {
   ControlSocket(std::string path, int fd) : path_(std::move(path)), listen_fd_(fd) {}
   struct Client {
     int fd;
-    std::string in;  // bytes read, not yet a whole line
+    std::string in;   // bytes read, not yet a whole line
+    std::string out;  // answers not yet taken by the client
   };
   void accept_client();
-  // False when the client is gone (or sent a line longer than it may).
-  bool read_client(Client& c, const Handler& handle);
+  // Reads what the client sent; false when it is gone (or sent a line
+  // longer than it may).
+  bool read_client(Client& c);
+  bool answer_client(Client& c, const Handler& handle);
+  // Sends what the client takes of its answers without waiting; false when
+  // it is gone.
+  static bool write_client(Client& c);
 
   std::string path_;
   int listen_fd_;
