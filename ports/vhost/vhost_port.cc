@@ -74,12 +74,14 @@ std::unique_ptr<VhostPort> VhostPort::create(const VhostOptions& opts, rte_mempo
     std::lock_guard<std::mutex> lock(g_registry_mutex);
     registry()[opts.path] = port.get();
   }
-  {
-    std::lock_guard<std::mutex> lock(port->registration_mutex_);
-    if (!port->register_socket(error)) return nullptr;  // the destructor unregisters
-  }
+  std::unique_lock<std::mutex> lock(port->registration_mutex_);
+  if (!port->register_socket(error)) return nullptr;  // the destructor unregisters
   if (opts.client) {
-    port->connector_ = std::thread([p = port.get()] { p->keep_connected(); });
+    // The first attempt here, so that no registration is left unstarted: the
+    // library closes a client's socket only once it connected or failed to.
+    const bool up = port->try_connect(lock, false);
+    lock.unlock();
+    port->connector_ = std::thread([p = port.get(), up] { p->keep_connected(up); });
   } else if (rte_vhost_driver_start(opts.path.c_str()) != 0) {
     error = "cannot start vhost-user socket " + opts.path + ": see the log above";
     return nullptr;
@@ -173,13 +175,13 @@ class LibraryQuiet {
 // with the library's reconnection off: every 10 ms for the first 2 s of
 // waiting, then every 200 ms. Each attempt is a fresh registration, since the
 // library closes a client socket whose connection failed or ended.
-void VhostPort::keep_connected() {
+void VhostPort::keep_connected(bool up) {
   const char* path = opts_.path.c_str();
   std::unique_lock<std::mutex> lock(registration_mutex_);
   uint32_t attempts = 0;
   uint64_t waiting_since = rte_get_timer_cycles();
   while (!stopping_) {
-    if (try_connect(lock, attempts > 0)) {
+    if (up) {
       if (attempts > 0)
         VO_LOG(INFO, "port %s: connected to %s after %.2f s", name().c_str(), path,
                double(rte_get_timer_cycles() - waiting_since) / double(rte_get_timer_hz()));
@@ -202,7 +204,8 @@ void VhostPort::keep_connected() {
     }
     ++attempts;
     const auto pause = std::chrono::milliseconds(attempts < 200 ? 10 : 200);
-    connection_cv_.wait_for(lock, pause, [&] { return stopping_; });
+    if (connection_cv_.wait_for(lock, pause, [&] { return stopping_; })) break;
+    up = try_connect(lock, true);
   }
 }
 

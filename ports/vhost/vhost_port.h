@@ -70,8 +70,9 @@ class VhostPort final : public Port {
   // (registration_mutex_ held). False, with `error`, when the library refuses.
   bool register_socket(std::string& error);
   // A client port's connection, made and remade by the port itself (see
-  // the .cc); runs on connector_ until ~VhostPort.
-  void keep_connected();
+  // the .cc); runs on connector_ until ~VhostPort. `up`: the first attempt,
+  // made by create(), connected.
+  void keep_connected(bool up);
   bool try_connect(std::unique_lock<std::mutex>& lock, bool quiet);
   void attach(int vid);
   void detach(int vid);
