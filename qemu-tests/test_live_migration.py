@@ -16,8 +16,6 @@ import re
 import threading
 import time
 
-import pytest
-
 from vo.harness import KernelHost, Process, Switch, cleanup, wait_for
 from vo.vm import Vm
 
@@ -70,10 +68,6 @@ def after_the_move(sw, dst, ping):
                                dst.console()[-1500:], "pings:", ping.tail(5)])
 
 
-# Quarantined, still run: it passed alone and failed in one of two full-suite
-# runs (the peer's iperf3 and file transfer stalled after the switch-over, the
-# guest's SHA-256 never came back). Under investigation in issue 11.
-@pytest.mark.xfail(reason="stalls after the switch-over in 1 of 2 full-suite runs", strict=False)
 def test_a_guest_moves_between_two_ports_with_traffic_both_ways(tmp_path):
     work = str(tmp_path)
     payload = tmp_path / "payload.bin"
