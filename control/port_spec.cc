@@ -10,10 +10,10 @@ namespace {
 
 bool is_guest(PortKind k) { return k == PortKind::Vhost || k == PortKind::VhostClient; }
 
-// --netns, --mtu, --queues.
+// --netns, --mtu, --queues (a guest port's too).
 bool kernel_port_option(PortSpec& p, const std::string& opt, const std::string& v,
                         std::string& error) {
-  if (p.kind != PortKind::Tap) {
+  if (p.kind != PortKind::Tap && !(opt == "--queues" && is_guest(p.kind))) {
     error = opt + " applies to a kernel port only: put it after the --tap it belongs to";
     return false;
   }
@@ -30,12 +30,14 @@ bool kernel_port_option(PortSpec& p, const std::string& opt, const std::string& 
     error = "--mtu " + v + " is out of range: a TAP takes 68 to 65535";
     return false;
   }
-  if (opt == "--queues" && (n < 1 || n > 16)) {
-    error = "--queues " + v + " is out of range: give 1 to 16";
+  if (opt == "--queues" && (n < 1 || n > vhost::kMaxQueuePairs)) {
+    error = "--queues " + v + " is out of range: give 1 to " + std::to_string(vhost::kMaxQueuePairs);
     return false;
   }
   if (opt == "--mtu")
     p.tap.mtu = n;
+  else if (is_guest(p.kind))
+    p.vhost.max_queue_pairs = uint16_t(n);
   else
     p.tap.queues = uint16_t(n);
   return true;
@@ -380,7 +382,11 @@ Options for the port named just before them:
                           rx_drop_VlanNotCarried)
   --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
   --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
-                          have been created multi_queue), default 1
+                          have been created multi_queue), default 1.
+                          guest port: the queue pairs the guest may use (1..16,
+                          default 16; 1 withdraws VIRTIO_NET_F_MQ); every ready pair
+                          is polled, and flows to the guest spread over its
+                          receive queues by a flow hash
 )";
 }
 

@@ -95,12 +95,26 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--tap", "k0", "--mtu", "20"}, "a TAP takes 68 to 65535"},
       {{"--tap", "k0", "--queues", "0"}, "out of range"},
       {{"--tap", "k0", "--queues", "two"}, "whole number"},
+      {{"--vhost", "/tmp/a.sock", "--queues", "17"}, "give 1 to 16"},
+      {{"--nic", "net_null0", "--queues", "2"}, "applies to a kernel port only"},
       {{"--nic", "net_null0", "--disable", "turbo"}, "unknown offload 'turbo' for uplink"},
       {{"--tap", "k0", "--disable", "tso,fast"}, "unknown offload 'fast' for kernel port"},
       {{"--vhost", "/tmp/a.sock", "--disable", "warp"}, "unknown offload 'warp'"},
       {{"--nic", "net_null0", "--control-mode", "rw"}, "octal permission bits"},
   };
   expect_refused(rows);
+}
+
+TEST(Cli, QueuePairsPerGuestPort) {
+  std::string err;
+  auto c = run({"--vhost", "/tmp/a.sock", "--queues", "4", "--vhost-client", "/tmp/b.sock",
+                "--queues", "1", "--vhost", "/tmp/c.sock"},
+               err);
+  ASSERT_TRUE(c) << err;
+  ASSERT_EQ(c->ports.size(), 3u);
+  EXPECT_EQ(c->ports[0].vhost.max_queue_pairs, 4);
+  EXPECT_EQ(c->ports[1].vhost.max_queue_pairs, 1);
+  EXPECT_EQ(c->ports[2].vhost.max_queue_pairs, vhost::kMaxQueuePairs);
 }
 
 TEST(Cli, GuestInterruptPolicyPerVhostPort) {

@@ -92,11 +92,13 @@ class Vm:
 
     def __init__(self, workdir, sock, ip=None, ip6=None, mac=None, offloads=ALL_OFFLOADS,
                  name=None, accel_=None, boot_timeout=90, server=False, boot_args=(), cpus=None,
-                 incoming=None, label=None):
+                 incoming=None, label=None, vcpus=1, queues=1):
         # cpus: a CPU list for `taskset -c` to keep QEMU (all its threads) on, e.g. "0"
         # incoming: "tcp:HOST:PORT": a destination of live migration, which waits
         #   for the guest instead of booting one (start it like its source: same name)
         # label: this QEMU's files (console log, monitor) when two share a name
+        # vcpus, queues: a guest with several vCPUs and queue pairs (MQ); Linux
+        #   uses as many pairs as it has vCPUs
         self.name = name or unique("vm")
         self.workdir = workdir
         self.ip = ip.split("/")[0] if ip else None
@@ -111,14 +113,14 @@ class Vm:
         cmdline += [f"vo.ip6={ip6}"] if ip6 else []
         cmdline += list(boot_args)
         argv = [QEMU, "-accel", self.accel, "-cpu", "host" if self.accel == "kvm" else "qemu64",
-                "-smp", "1", "-m", "512",
+                "-smp", str(vcpus), "-m", "512",
                 "-object", "memory-backend-memfd,id=mem,size=512M,share=on",
                 "-numa", "node,memdev=mem", "-display", "none", "-nodefaults",
                 "-serial", "stdio", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
                 "-append", " ".join(cmdline)]
         if sock:
             self.mac = mac or _next_mac()
-            argv += self._nic_args(sock, self.mac, offloads, server)
+            argv += self._nic_args(sock, self.mac, offloads, server, queues)
         self.monitor_path = os.path.join(workdir, f"{label or self.name}.monitor")
         argv += ["-monitor", f"unix:{self.monitor_path},server=on,wait=off"]
         if incoming:
@@ -153,15 +155,16 @@ class Vm:
         return text.removesuffix("(qemu) ").split("\n", 1)[-1]
 
     @staticmethod
-    def _nic_args(sock, mac, offloads, server):
+    def _nic_args(sock, mac, offloads, server, queues=1):
         props = ",".join(f"{QEMU_PROPS[o]}={'on' if o in offloads else 'off'}" for o in ALL_OFFLOADS)
         chardev = f"socket,id=c0,path={sock}" + (",server=on,wait=off" if server else "")
         # vectors=0: QEMU 7.2 under TCG crashes starting a vhost-user device with MSI-X.
         # 1024-entry rings: room for the 45 segments of a 64 KB segment cut for a guest
         # without GUEST_TSO, a few times over, while the guest is descheduled.
-        return ["-chardev", chardev, "-netdev", "vhost-user,id=n0,chardev=c0",
+        mq = f",queues={queues}" if queues > 1 else ""
+        return ["-chardev", chardev, "-netdev", f"vhost-user,id=n0,chardev=c0{mq}",
                 "-device", f"virtio-net-pci,netdev=n0,vectors=0,mac={mac},{props},"
-                "rx_queue_size=1024,tx_queue_size=1024"]
+                "rx_queue_size=1024,tx_queue_size=1024" + (",mq=on" if queues > 1 else "")]
 
     def _read(self):
         fd = self.proc.stdout.fileno()
@@ -356,12 +359,13 @@ def iperf3_client(run, what, wait_server=10):
     return report
 
 
-def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=10, cpus=None):
+def netns_iperf3(ns, server, seconds=5, reverse=False, wait_server=10, cpus=None, parallel=1):
     """iperf3 from namespace `ns` to `server` (a guest running iperf3_server()); its report.
     wait_server: seconds to keep trying while the server is not listening (yet);
-    cpus: a CPU list for `taskset -c` to run the client on."""
+    cpus: a CPU list for `taskset -c` to run the client on; parallel: streams (-P)."""
     pin = f"taskset -c {cpus} " if cpus is not None else ""
-    command = f"{pin}iperf3 -c {server} -t {seconds} -i 0 -J {'-R' if reverse else ''}"
+    command = (f"{pin}iperf3 -c {server} -t {seconds} -i 0 -J -P {parallel} "
+               f"{'-R' if reverse else ''}")
     return iperf3_client(lambda: ns.run(command, check=False, timeout=seconds + 60),
                          f"iperf3 from {ns.name} to {server}", wait_server)
 

@@ -27,7 +27,7 @@ constexpr uint64_t bit(uint8_t b) { return 1ull << b; }
 constexpr uint8_t kCsum = 0, kGuestCsum = 1, kGuestTso4 = 7, kGuestTso6 = 8, kGuestEcn = 9,
                   kHostTso4 = 11, kHostTso6 = 12, kHostEcn = 13, kMrgRxbuf = 15;
 // Ring features the switch's own code looks at (virtio 1.2 section 6).
-constexpr uint8_t kEventIdx = 29, kRingPacked = 34;
+constexpr uint8_t kMq = 22, kEventIdx = 29, kRingPacked = 34;
 constexpr uint64_t kOffloadMask = bit(kCsum) | bit(kGuestCsum) | bit(kGuestTso4) |
                                   bit(kGuestTso6) | bit(kGuestEcn) | bit(kHostTso4) |
                                   bit(kHostTso6) | bit(kHostEcn) | bit(kMrgRxbuf);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,15 +15,18 @@
 
 #include "features.h"
 #include "to_guest.h"
+#include "offload/flow_hash.h"
 #include "offload/metadata.h"
 #include "log/log.h"
 
 namespace vo::vhost {
 namespace {
 
-// Virtqueue indexes as the device sees them (virtio 1.2 section 5.1.2).
+// Virtqueue indexes as the device sees them (virtio 1.2 section 5.1.2): pair
+// i is ring 2i to the guest (its receive queue) and 2i+1 from it.
 constexpr uint16_t kGuestRxQueue = 0;  // switch -> guest
 constexpr uint16_t kGuestTxQueue = 1;  // guest -> switch
+constexpr uint32_t kToGuestRings = 0x55555555u;  // the even bits of a ring mask
 
 // The library's callbacks carry only a vid; the socket path leads back to the port.
 std::mutex g_registry_mutex;
@@ -121,6 +125,7 @@ bool VhostPort::register_socket(std::string& error) {
     // Coalescing reads the split ring's event index (guest_call.h); guests
     // use split rings unless told otherwise (QEMU's packed=off).
     if (opts_.notify.policy == NotifyPolicy::Coalesce) withdrawn |= bit(kRingPacked);
+    if (opts_.max_queue_pairs <= 1) withdrawn |= bit(kMq);
     offered_.store(supported_ & ~withdrawn);
   }
   static const rte_vhost_device_ops ops = {
@@ -263,6 +268,7 @@ int VhostPort::on_new_connection(int vid) {
     return -1;
   }
   p->connection_vid_ = vid;
+  p->ready_rings_.store(0);
   return 0;
 }
 
@@ -270,6 +276,7 @@ void VhostPort::on_destroy_connection(int vid) {
   VhostPort* p = by_vid(vid);
   if (p == nullptr || p->connection_vid_ != vid) return;
   p->connection_vid_ = -1;
+  p->ready_rings_.store(0);
   if (p->opts_.client) {
     std::lock_guard<std::mutex> lock(p->registration_mutex_);
     p->connected_ = false;
@@ -293,8 +300,24 @@ void VhostPort::on_destroy_device(int vid) {
 // held: nothing here may wait for the datapath.
 int VhostPort::on_vring_state_changed(int vid, uint16_t queue, int enable) {
   VhostPort* p = by_vid(vid);
-  if (p != nullptr && enable && queue <= kGuestTxQueue && p->vid_.load() == vid)
-    p->take_over_calls(vid, queue);
+  if (p == nullptr || p->connection_vid_ != vid) return 0;
+  if (queue >= 2 * p->opts_.max_queue_pairs) {
+    if (enable) {
+      p->refused_rings_++;
+      VO_LOG_RL(ERR, "port %s: the guest set up ring %u, beyond the %u queue pairs the port "
+                "takes: its traffic there is lost; start the guest with at most %u queues, or "
+                "give the port --queues %u", p->name().c_str(), queue, p->opts_.max_queue_pairs,
+                p->opts_.max_queue_pairs, queue / 2 + 1);
+    }
+    return 0;
+  }
+  // Recorded before the device starts too: the library reports each ring
+  // as it becomes ready, the first pair's before new_device.
+  if (enable)
+    p->ready_rings_.fetch_or(1u << queue, std::memory_order_release);
+  else
+    p->ready_rings_.fetch_and(~(1u << queue), std::memory_order_release);
+  if (enable && p->vid_.load() == vid) p->take_over_calls(vid, queue);
   return 0;
 }
 
@@ -324,11 +347,13 @@ void VhostPort::attach(int vid) {
   // The datapath polls: the guest need not kick us (saves it a VM exit per
   // kick). With EVENT_IDX the library leaves avail_event where the guest's
   // driver started it, so the guest kicks once per 65,536 buffers at most.
-  for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid); ++q)
-    rte_vhost_enable_guest_notification(vid, q, 0);
-  for (uint16_t q : {kGuestRxQueue, kGuestTxQueue}) {
+  quiet_rings_ = 0;
+  for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid) && q < 2 * kMaxQueuePairs; ++q)
+    if (rte_vhost_enable_guest_notification(vid, q, 0) == 0) quiet_rings_ |= 1u << q;
+  const uint32_t ready = ready_rings_.load();
+  for (uint16_t q = 0; q < 2 * kMaxQueuePairs; ++q) {
     calls_[q].configure(rte_get_tsc_hz() * opts_.notify.gap_us / 1000000);
-    take_over_calls(vid, q);
+    if (ready & (1u << q)) take_over_calls(vid, q);
   }
   vid_.store(vid, std::memory_order_release);
   ready_.store(true, std::memory_order_release);
@@ -385,10 +410,30 @@ void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
   n = kept;
 }
 
+// Rings that became ready since the device started ask for no kicks either
+// (the datapath polls). Done here: the library reports them with its ring
+// locks held, which rte_vhost_enable_guest_notification takes.
+void VhostPort::quiet_new_rings(int vid, uint32_t ready) {
+  quiet_rings_ &= ready;  // a ring set up again asks again
+  for (uint32_t fresh = ready & ~quiet_rings_; fresh; fresh &= fresh - 1)
+    rte_vhost_enable_guest_notification(vid, uint16_t(__builtin_ctz(fresh)), 0);
+  quiet_rings_ |= ready;  // once each: a ring that refuses only costs kicks
+}
+
+// Every ready ring from the guest, each round starting one pair later, so
+// that a busy queue cannot keep the others waiting.
 uint16_t VhostPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
   if (!ready()) return 0;
-  uint16_t got = rte_vhost_dequeue_burst(vid_.load(std::memory_order_relaxed), kGuestTxQueue,
-                                         pool_, pkts, n);
+  const int vid = vid_.load(std::memory_order_relaxed);
+  const uint32_t ready = ready_rings_.load(std::memory_order_acquire);
+  if (ready & ~quiet_rings_) quiet_new_rings(vid, ready);
+  uint16_t got = 0;
+  for (uint16_t k = 0; k < kMaxQueuePairs && got < n; ++k) {
+    const uint16_t ring = uint16_t(2 * ((next_pair_ + k) % kMaxQueuePairs) + 1);
+    if (ready & (1u << ring))
+      got += rte_vhost_dequeue_burst(vid, ring, pool_, pkts + got, uint16_t(n - got));
+  }
+  next_pair_ = uint16_t((next_pair_ + 1) % kMaxQueuePairs);
   normalize_from_guest(pkts, got);
   return got;
 }
@@ -399,35 +444,67 @@ Reason VhostPort::tx_prepare(rte_mbuf* m) {
   return Reason::Ok;
 }
 
+uint16_t VhostPort::ring_for(const rte_mbuf* m, const uint16_t* rings, uint16_t n) {
+  return n == 1 ? rings[0] : rings[flow_hash(m) % n];
+}
+
+// Each flow to one of the guest's ready receive rings, by its hash: a flow
+// stays on one ring, in order. Packets go in runs bound to one ring, and the
+// first run a ring takes only in part ends the burst, so that what is left
+// (the caller's to send again) is a tail of the burst, in order.
 uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
   if (!ready()) return 0;
-  uint16_t sent =
-      rte_vhost_enqueue_burst(vid_.load(std::memory_order_relaxed), kGuestRxQueue, pkts, n);
-  rx_ring_full_ |= sent < n;
-  rte_pktmbuf_free_bulk(pkts, sent);  // enqueue copied them into the guest's buffers
+  const int vid = vid_.load(std::memory_order_relaxed);
+  uint16_t rings[kMaxQueuePairs], count = 0;
+  for (uint32_t r = ready_rings_.load(std::memory_order_acquire) & kToGuestRings; r; r &= r - 1)
+    rings[count++] = uint16_t(__builtin_ctz(r));
+  if (count == 0 || n == 0) return 0;
+  uint16_t sent = 0;
+  uint16_t ring = ring_for(pkts[0], rings, count);
+  while (sent < n) {
+    uint16_t end = uint16_t(sent + 1), next = ring;
+    while (end < n && (next = ring_for(pkts[end], rings, count)) == ring) ++end;
+    const uint16_t want = uint16_t(end - sent);
+    const uint16_t took = rte_vhost_enqueue_burst(vid, ring, pkts + sent, want);
+    rte_pktmbuf_free_bulk(pkts + sent, took);  // enqueue copied them into the guest's buffers
+    sent = uint16_t(sent + took);
+    if (took < want) {
+      rx_ring_full_[ring / 2] = true;
+      break;
+    }
+    ring = next;
+  }
   return sent;
 }
 
 // One call per ring per round at most, spaced by the gap while the guest
-// keeps asking (guest_call.h).
+// keeps asking (guest_call.h); each pair on its own.
 void VhostPort::end_of_round(uint64_t now) {
   if (!ready()) return;
+  const uint32_t ready = ready_rings_.load(std::memory_order_acquire);
+  for (uint16_t pair = 0; pair < kMaxQueuePairs; ++pair)
+    if ((ready >> (2 * pair)) & 3u) pace_calls(pair, now);
+}
+
+void VhostPort::pace_calls(uint16_t pair, uint64_t now) {
   using Action = CallPacer::Action;
-  GuestCall& rx = calls_[kGuestRxQueue];
-  GuestCall& tx = calls_[kGuestTxQueue];
+  GuestCall& rx = calls_[2 * pair];
+  GuestCall& tx = calls_[2 * pair + 1];
   bool rx_streams = rx.streams(), tx_streams = tx.streams();
   // A guest whose receive ring is full is called at once: held, it would
   // find the ring full again and the switch would queue, then drop.
-  Action a = rx.end_of_round(now, tx_streams, rx_ring_full_);
-  rx_ring_full_ = false;
+  Action a = rx.end_of_round(now, tx_streams, rx_ring_full_[pair]);
+  rx_ring_full_[pair] = false;
   Action b = tx.end_of_round(now, rx_streams, a == Action::Call);
   // The pair's calls go together: one interrupt where the guest shares one
   // line or vector between its rings (INTx), one gap for both.
   if (b == Action::Call && a == Action::Hold) rx.end_of_round(now, tx_streams, true);
 }
 
+// Over every ring of the direction `q` names (0: to the guest, 1: from it).
 uint64_t VhostPort::interrupts(uint16_t q) const {
-  uint64_t n = calls_[q].calls();
+  uint64_t n = 0;
+  for (uint16_t r = q; r < 2 * kMaxQueuePairs; r += 2) n += calls_[r].calls();
   if (opts_.notify.policy == NotifyPolicy::Library)
     for (auto& [k, v] : vring_stats())
       if (k == (q == kGuestRxQueue ? "to_guest_guest_notifications" : "from_guest_guest_notifications"))
@@ -437,7 +514,9 @@ uint64_t VhostPort::interrupts(uint16_t q) const {
 
 uint64_t VhostPort::kicks(uint16_t q) const {
   std::lock_guard<std::mutex> lock(calls_mutex_);
-  return calls_[q].kicks();
+  uint64_t n = 0;
+  for (uint16_t r = q; r < 2 * kMaxQueuePairs; r += 2) n += calls_[r].kicks();
+  return n;
 }
 
 TxCaps VhostPort::tx_caps() const { return caps_; }
@@ -451,6 +530,9 @@ Port::Details VhostPort::details() const {
   d.numbers.emplace_back("feature_bits", negotiated());
   d.numbers.emplace_back("connects", connects());
   d.numbers.emplace_back("refused_connections", refused_connections());
+  d.numbers.emplace_back("max_queue_pairs", opts_.max_queue_pairs);
+  d.numbers.emplace_back("queue_pairs", uint64_t(__builtin_popcount(ready_rings_.load() & kToGuestRings)));
+  d.numbers.emplace_back("refused_rings", refused_rings_.load());
   d.text.emplace_back("notify", notify_description(opts_.notify));
   d.numbers.emplace_back("to_guest_interrupts", interrupts(kGuestRxQueue));
   d.numbers.emplace_back("from_guest_interrupts", interrupts(kGuestTxQueue));
@@ -460,12 +542,16 @@ Port::Details VhostPort::details() const {
   return d;
 }
 
+// The library's counters summed over each direction's rings ("to_guest_..."),
+// and each queue pair's packets ("q1_to_guest_packets").
 std::vector<std::pair<std::string, uint64_t>> VhostPort::vring_stats() const {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   std::vector<std::pair<std::string, uint64_t>> out;
+  std::vector<std::pair<std::string, uint64_t>> per_queue;
   int vid = vid_.load();
   if (vid < 0) return out;
-  for (uint16_t q : {kGuestRxQueue, kGuestTxQueue}) {
+  const uint16_t rings = uint16_t(std::min<uint32_t>(rte_vhost_get_vring_num(vid), 2 * kMaxQueuePairs));
+  for (uint16_t q = 0; q < rings; ++q) {
     int count = rte_vhost_vring_stats_get_names(vid, q, nullptr, 0);
     if (count <= 0) continue;
     std::vector<rte_vhost_stat_name> names(count);
@@ -473,14 +559,22 @@ std::vector<std::pair<std::string, uint64_t>> VhostPort::vring_stats() const {
     if (rte_vhost_vring_stats_get_names(vid, q, names.data(), count) != count ||
         rte_vhost_vring_stats_get(vid, q, values.data(), count) != count)
       continue;
-    const char* dir = q == kGuestRxQueue ? "to_guest_" : "from_guest_";
+    const std::string dir = q % 2 == kGuestRxQueue ? "to_guest_" : "from_guest_";
     for (int i = 0; i < count; ++i) {
       std::string name = names[values[i].id].name;
       // Library names are "rx_q0_good_packets"-style; keep the counter part.
       size_t cut = name.find('_', name.find('_') + 1);
-      out.emplace_back(dir + name.substr(cut == std::string::npos ? 0 : cut + 1), values[i].value);
+      const std::string key = dir + name.substr(cut == std::string::npos ? 0 : cut + 1);
+      auto it = std::find_if(out.begin(), out.end(), [&](const auto& kv) { return kv.first == key; });
+      if (it == out.end())
+        out.emplace_back(key, values[i].value);
+      else
+        it->second += values[i].value;
+      if (key == dir + "good_packets")
+        per_queue.emplace_back("q" + std::to_string(q / 2) + "_" + dir + "packets", values[i].value);
     }
   }
+  out.insert(out.end(), per_queue.begin(), per_queue.end());
   return out;
 }
 

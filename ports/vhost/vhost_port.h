@@ -23,6 +23,10 @@ struct rte_mempool;
 
 namespace vo::vhost {
 
+// Queue pairs a guest port serves at most (VIRTIO_NET_F_MQ): a guest's rings
+// 2i (to it) and 2i+1 (from it).
+constexpr uint16_t kMaxQueuePairs = 16;
+
 struct VhostOptions {
   std::string path;
   std::string name;            // defaults to the socket's file name
@@ -30,6 +34,8 @@ struct VhostOptions {
   uint64_t disabled = 0;       // virtio feature bits withdrawn from the offer
   NotifyConfig notify;         // when the switch interrupts the guest
   SocketAccess access;         // server sockets: who may connect (be the guest)
+  // Queue pairs the guest may use; MQ is offered up to it, 1 withdraws it.
+  uint16_t max_queue_pairs = kMaxQueuePairs;
 };
 
 class VhostPort final : public Port {
@@ -84,6 +90,12 @@ class VhostPort final : public Port {
   static void on_destroy_device(int vid);
   static int on_vring_state_changed(int vid, uint16_t queue, int enable);
   void take_over_calls(int vid, uint16_t queue);
+  // Datapath: the guest's rings that are ready stop asking it for kicks.
+  void quiet_new_rings(int vid, uint32_t ready);
+  // Datapath: the ring to the guest that `m`'s flow goes to, of `rings`.
+  static uint16_t ring_for(const rte_mbuf* m, const uint16_t* rings, uint16_t n);
+  // Datapath: the calls of queue pair `pair` this round.
+  void pace_calls(uint16_t pair, uint64_t now);
   // Interrupts raised into the guest on vring q (ours, or the library's when
   // it keeps the call) and kicks the guest made on it, over the port's life.
   uint64_t interrupts(uint16_t q) const;
@@ -114,11 +126,17 @@ class VhostPort final : public Port {
   bool stopping_ = false;
   std::thread connector_;
   mutable std::mutex stats_mutex_;
-  // The first queue pair's calls (0: to the guest, 1: from it). Their own
-  // mutex: vring_state_changed runs with the library's vring locks held,
-  // which vring_stats() waits for while holding stats_mutex_.
-  GuestCall calls_[2];
-  bool rx_ring_full_ = false;  // this round the guest's receive ring took less than given
+  // Each ring's calls (2i: to the guest, 2i+1: from it). Their own mutex:
+  // vring_state_changed runs with the library's vring locks held, which
+  // vring_stats() waits for while holding stats_mutex_.
+  GuestCall calls_[2 * kMaxQueuePairs];
+  // The guest's rings the library has ready (bit i: ring i), as its
+  // vring_state_changed says: the datapath reads from and writes to these.
+  std::atomic<uint32_t> ready_rings_{0};
+  uint32_t quiet_rings_ = 0;   // datapath: rings told not to ask for kicks
+  uint16_t next_pair_ = 0;     // datapath: the pair read first next round
+  bool rx_ring_full_[kMaxQueuePairs] = {};  // this round the ring to the guest took less than given
+  std::atomic<uint64_t> refused_rings_{0};  // rings beyond max_queue_pairs the guest set up
   mutable std::mutex calls_mutex_;
 };
 
