@@ -268,12 +268,13 @@ class KernelHost(Netns):
     inside this namespace itself (--netns). Pass switch_args() to the Switch, then attach()
     once it runs. `disable` is the port's --disable list."""
 
-    def __init__(self, port_name, disable=None, mtu=None):
+    def __init__(self, port_name, disable=None, mtu=None, queues=None):
         super().__init__("vokern")
         self.tap = unique("vk")
         self.port_name = port_name
         self.disable = disable
         self.mtu = mtu
+        self.queues = queues
         self.addr = None
 
     def switch_args(self):
@@ -282,6 +283,8 @@ class KernelHost(Netns):
             args += ["--disable", self.disable]
         if self.mtu:
             args += ["--mtu", str(self.mtu)]
+        if self.queues:
+            args += ["--queues", str(self.queues)]
         return args
 
     def attach(self, addr, mac=None):

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "log/log.h"
+#include "offload/flow_hash.h"
 #include "offload/gso.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"
@@ -447,6 +448,7 @@ uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
                 r, std::string(describe(early)).c_str());
       continue;
     }
+    q.rx_frames++;
     admit_frame(h, take_frame(q, len), pkts, got);
   }
   return got;
@@ -483,14 +485,18 @@ Reason TapPort::tx_prepare(rte_mbuf* m) {
   return Reason::Ok;
 }
 
+// With several queues, each flow is written to one of them by its hash: the
+// kernel receives it as that queue's (skb rx queue), so that RPS and RFS in
+// the host spread flows over CPUs as they do a multi-queue NIC's, and a
+// flow stays on one queue, in order.
 uint16_t TapPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  // One queue suffices to hand frames to the kernel; the others exist for
-  // the kernel's per-flow spreading of what it sends us.
   if (!ready()) return 0;
-  int fd = queues_[0].fd;
+  const size_t nq = queues_.size();
   iovec iov[kMaxTxIov];
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
+    Queue& q = queues_[nq == 1 ? 0 : flow_hash(m) % nq];
+    const int fd = q.fd;
     VirtioNetHdr h = hdr_from_metadata(m);
     iov[0] = {&h, sizeof(h)};
     uint16_t k = 1;
@@ -508,6 +514,8 @@ uint16_t TapPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
       stats.tx_invalid.add(Reason::DeviceRefused);
       VO_LOG_RL(WARNING, "port %s: the kernel refused a %u-byte frame: %s", name().c_str(),
                 m->pkt_len, errno_text(errno).c_str());
+    } else {
+      q.tx_frames++;
     }
     rte_pktmbuf_free(m);  // written: the kernel copied it
   }
@@ -529,6 +537,10 @@ Port::Details TapPort::details() const {
   d.numbers.emplace_back("readiness_polls", readiness_->waits());
   d.numbers.emplace_back("rx_no_mbufs", rx_no_mbufs_);
   d.numbers.emplace_back("tx_refused", tx_refused_);
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    d.numbers.emplace_back("q" + std::to_string(i) + "_rx_frames", queues_[i].rx_frames);
+    d.numbers.emplace_back("q" + std::to_string(i) + "_tx_frames", queues_[i].tx_frames);
+  }
   return d;
 }
 

@@ -73,6 +73,8 @@ class TapPort final : public Port {
   // One receive queue: its descriptor and the mbufs its next read lands in.
   struct Queue {
     int fd = -1;
+    uint64_t rx_frames = 0;  // read from it (datapath; telemetry reads)
+    uint64_t tx_frames = 0;  // written to it
     bool quiet = false;     // the last read found nothing: wait for readiness
     bool readable = false;  // readiness saw data (or an error) since
     std::vector<rte_mbuf*> spare;  // chain the next frame is read into
