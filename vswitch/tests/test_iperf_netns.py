@@ -30,7 +30,14 @@ def test_iperf3_between_namespaces(tmp_path, ip):
               f"{report['end']['sum_sent'].get('retransmits')} retransmits; switch: " +
               ", ".join(f"{n} rx {p['rx_packets']} tx {p['tx_packets']} merged {p['gro_merged']} "
                         f"cut {p['gso_packets']}" for n, p in ports.items()))
-        assert received["bits_per_second"] > 0 and received["bytes"] > 0
+        # About 1 Gbit/s through net_tap here: a tenth of that is something broken.
+        assert received["bits_per_second"] > 100e6, "under 100 Mbit/s between two namespaces"
+        segments = received["bytes"] // 1448
+        assert report["end"]["sum_sent"].get("retransmits", 0) <= max(10, segments // 100), \
+            "more than 1% retransmitted"
+        # Every byte the server received left the switch on its port (with headers).
+        assert ports[server.port_name]["tx_bytes"] > received["bytes"]
+        assert ports[client.port_name]["rx_bytes"] > received["bytes"]
         for h in hosts:
             c = h.counters()
             assert c["TcpInCsumErrors"] == 0, f"{h.port_name}: TCP checksum errors"
