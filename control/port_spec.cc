@@ -10,10 +10,10 @@ namespace {
 
 bool is_guest(PortKind k) { return k == PortKind::Vhost || k == PortKind::VhostClient; }
 
-// --netns, --mtu, --queues (a guest port's too).
+// --netns, --mtu, --queues (a NIC's and a guest port's too).
 bool kernel_port_option(PortSpec& p, const std::string& opt, const std::string& v,
                         std::string& error) {
-  if (p.kind != PortKind::Tap && !(opt == "--queues" && is_guest(p.kind))) {
+  if (p.kind != PortKind::Tap && opt != "--queues") {
     error = opt + " applies to a kernel port only: put it after the --tap it belongs to";
     return false;
   }
@@ -38,6 +38,8 @@ bool kernel_port_option(PortSpec& p, const std::string& opt, const std::string& 
     p.tap.mtu = n;
   else if (is_guest(p.kind))
     p.vhost.max_queue_pairs = uint16_t(n);
+  else if (p.kind == PortKind::Nic)
+    p.nic.queues = uint16_t(n);
   else
     p.tap.queues = uint16_t(n);
   return true;
@@ -383,6 +385,8 @@ Options for the port named just before them:
   --mtu N                 kernel port: set the TAP's MTU (68..65535; default: keep it)
   --queues N              kernel port: N queues (IFF_MULTI_QUEUE; an existing TAP must
                           have been created multi_queue), default 1.
+                          NIC: N receive queues (RSS where the device has it) and
+                          as many transmit queues, default 1.
                           guest port: the queue pairs the guest may use (1..16,
                           default 16; 1 withdraws VIRTIO_NET_F_MQ); every ready pair
                           is polled, and flows to the guest spread over its

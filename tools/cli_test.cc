@@ -96,7 +96,6 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--tap", "k0", "--queues", "0"}, "out of range"},
       {{"--tap", "k0", "--queues", "two"}, "whole number"},
       {{"--vhost", "/tmp/a.sock", "--queues", "17"}, "give 1 to 16"},
-      {{"--nic", "net_null0", "--queues", "2"}, "applies to a kernel port only"},
       {{"--nic", "net_null0", "--disable", "turbo"}, "unknown offload 'turbo' for uplink"},
       {{"--tap", "k0", "--disable", "tso,fast"}, "unknown offload 'fast' for kernel port"},
       {{"--vhost", "/tmp/a.sock", "--disable", "warp"}, "unknown offload 'warp'"},
@@ -115,6 +114,10 @@ TEST(Cli, QueuePairsPerGuestPort) {
   EXPECT_EQ(c->ports[0].vhost.max_queue_pairs, 4);
   EXPECT_EQ(c->ports[1].vhost.max_queue_pairs, 1);
   EXPECT_EQ(c->ports[2].vhost.max_queue_pairs, vhost::kMaxQueuePairs);
+  c = run({"--nic", "net_null0", "--queues", "2", "--tap", "k0", "--queues", "3"}, err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->ports[0].nic.queues, 2);
+  EXPECT_EQ(c->ports[1].tap.queues, 3);
 }
 
 TEST(Cli, GuestInterruptPolicyPerVhostPort) {

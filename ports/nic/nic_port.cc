@@ -71,10 +71,31 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   rte_eth_conf conf{};
   conf.txmode.offloads = tx;
   conf.rxmode.offloads = rx;
-  int rc = rte_eth_dev_configure(id, 1, 1, &conf);
-  if (rc == 0) rc = rte_eth_rx_queue_setup(id, 0, opts.rx_desc, rte_eth_dev_socket_id(id), nullptr, pool);
-  if (rc == 0) rc = rte_eth_tx_queue_setup(id, 0, opts.tx_desc, rte_eth_dev_socket_id(id), nullptr);
+  const uint16_t queues = opts.queues;
+  if (queues > info.max_rx_queues || queues > info.max_tx_queues) {
+    error = "device '" + opts.devargs + "' has " + std::to_string(info.max_rx_queues) +
+            " receive and " + std::to_string(info.max_tx_queues) + " transmit queues, not " +
+            std::to_string(queues) + ": give --queues at most that (net_af_packet: qpairs=N)";
+    return nullptr;
+  }
+  // RSS over addresses and ports, where the device hashes them: each flow to
+  // one queue, in order.
+  const uint64_t rss = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+  if (queues > 1 && rss) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = rss;
+  }
+  port->rss_ = queues == 1 ? "one queue"
+               : rss      ? "RSS over addresses and ports"
+                          : "no RSS: the device spreads flows its own way";
+  int rc = rte_eth_dev_configure(id, queues, queues, &conf);
+  for (uint16_t q = 0; rc == 0 && q < queues; ++q) {
+    rc = rte_eth_rx_queue_setup(id, q, opts.rx_desc, rte_eth_dev_socket_id(id), nullptr, pool);
+    if (rc == 0) rc = rte_eth_tx_queue_setup(id, q, opts.tx_desc, rte_eth_dev_socket_id(id), nullptr);
+  }
   if (rc == 0) rc = rte_eth_dev_start(id);
+  port->queues_ = queues;
+  port->rx_per_queue_.assign(queues, 0);
   if (rc != 0) {
     error = "cannot start device '" + opts.devargs + "': " + rte_strerror(-rc);
     return nullptr;
@@ -108,8 +129,9 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   port->pool_ = pool;
   port->offload_names_ = tx_offload_names(tx) + (c.tso4 && !c.tso6 ? " (TSO for IPv4 only)" : "");
   port->set_gro_enabled(opts.gro);
-  VO_LOG(INFO, "port %s: ethdev %u (%s), MTU %u, TX offloads: %s%s", port->name().c_str(), id,
-         info.driver_name, mtu, port->offload_names_.empty() ? "none" : port->offload_names_.c_str(),
+  VO_LOG(INFO, "port %s: ethdev %u (%s), MTU %u, %u queue(s) (%s), TX offloads: %s%s",
+         port->name().c_str(), id, info.driver_name, mtu, queues, port->rss_.c_str(),
+         port->offload_names_.empty() ? "none" : port->offload_names_.c_str(),
          c.tso4 ? "" : "; large segments are cut in software");
   return port;
 }
@@ -139,10 +161,26 @@ void NicPort::normalize_rx(rte_mbuf** pkts, uint16_t& n) {
   n = kept;
 }
 
+// Every receive queue, each round starting one later, so that a busy queue
+// cannot keep the others waiting.
 uint16_t NicPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
-  uint16_t got = rte_eth_rx_burst(port_id_, 0, pkts, n);
+  uint16_t got = 0;
+  for (uint16_t k = 0; k < queues_ && got < n; ++k) {
+    const uint16_t q = uint16_t((next_queue_ + k) % queues_);
+    const uint16_t c = rte_eth_rx_burst(port_id_, q, pkts + got, uint16_t(n - got));
+    rx_per_queue_[q] += c;
+    got = uint16_t(got + c);
+  }
+  next_queue_ = uint16_t((next_queue_ + 1) % queues_);
   normalize_rx(pkts, got);
   return got;
+}
+
+Port::Details NicPort::details() const {
+  Details d{{{"features", offload_names_}, {"rss", rss_}}, {{"queues", queues_}}};
+  for (uint16_t q = 0; q < queues_; ++q)
+    d.numbers.emplace_back("q" + std::to_string(q) + "_rx_packets", rx_per_queue_[q]);
+  return d;
 }
 
 Reason NicPort::tx_prepare(rte_mbuf* m) {

@@ -21,6 +21,10 @@ struct NicOptions {
   bool tso = true;       // hand large segments to the device when it can cut them
   bool csum = true;      // let the device finish checksums
   bool gro = true;       // merge received segments toward ports that take them
+  // Receive queues, spread by the device's RSS where it has it, each polled;
+  // as many transmit queues, of which the one datapath lcore uses the first
+  // (one per lcore once there are several).
+  uint16_t queues = 1;
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
 };
@@ -37,7 +41,7 @@ class NicPort final : public Port {
   Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
   TxCaps tx_caps() const override { return caps_; }
-  Details details() const override { return {{{"features", offload_names_}}, {}}; }
+  Details details() const override;
   uint16_t port_id() const { return port_id_; }
   // The device's offloads in use, by DPDK name, for stats.
   const std::string& offloads() const { return offload_names_; }
@@ -47,6 +51,10 @@ class NicPort final : public Port {
   void normalize_rx(rte_mbuf** pkts, uint16_t& n);
 
   uint16_t port_id_;
+  uint16_t queues_ = 1;
+  uint16_t next_queue_ = 0;  // the receive queue read first next round
+  std::string rss_;          // what RSS hashes on ("ip tcp udp"), or why there is none
+  std::vector<uint64_t> rx_per_queue_;  // datapath writes, telemetry reads
   bool tso_by_rte_gso_ = false;  // the device's TSO is rte_gso in software (net_tap)
   rte_mempool* pool_ = nullptr;
   std::vector<rte_mbuf*> tx_scratch_;  // the burst as handed to the device (copies in it)
