@@ -159,6 +159,15 @@ void Datapath::warn_if_queues_exceed_pool() const {
            port_list_.size(), cfg_.tx_queue_mbufs, queued_max, pool_->size);
 }
 
+Datapath::Load Datapath::load() const {
+  Load l;
+  l.busy_cycles = __atomic_load_n(&load_.busy_cycles, __ATOMIC_RELAXED);
+  l.idle_cycles = __atomic_load_n(&load_.idle_cycles, __ATOMIC_RELAXED);
+  l.rounds = __atomic_load_n(&load_.rounds, __ATOMIC_RELAXED);
+  l.packets = __atomic_load_n(&load_.packets, __ATOMIC_RELAXED);
+  return l;
+}
+
 void Datapath::quiesce() const {
   uint64_t e = epoch_.load();
   if (!running_.load() || e % 2 == 0) return;
@@ -169,14 +178,21 @@ void Datapath::run() {
   std::lock_guard<std::mutex> running(loop_);
   running_.store(true);
   uint32_t sleep_us = 0, idle_polls = 0;
+  uint64_t start = rte_get_tsc_cycles();
   while (!stop_.load(std::memory_order_relaxed)) {
     epoch_.fetch_add(1);  // odd: in flight
-    uint32_t busy = round(rte_get_tsc_cycles());
+    uint32_t busy = round(start);
     epoch_.fetch_add(1);  // even: quiescent
     if (busy == 0)
       idle(sleep_us, idle_polls);
     else
       sleep_us = idle_polls = 0;
+    const uint64_t end = rte_get_tsc_cycles();
+    // Relaxed stores of whole words: telemetry reads each without tearing.
+    __atomic_store_n(busy ? &load_.busy_cycles : &load_.idle_cycles,
+                     (busy ? load_.busy_cycles : load_.idle_cycles) + (end - start), __ATOMIC_RELAXED);
+    __atomic_store_n(&load_.rounds, load_.rounds + 1, __ATOMIC_RELAXED);
+    start = end;
   }
   running_.store(false);
 }
@@ -227,7 +243,10 @@ uint16_t Datapath::poll(uint16_t in, uint64_t now) {
   ps.was_ready = true;
   rte_mbuf* pkts[kMaxBurst];
   uint16_t n = ps.port->rx_burst(pkts, cfg_.burst);
-  if (n) forward(in, pkts, n, now);
+  if (n) {
+    __atomic_store_n(&load_.packets, load_.packets + n, __ATOMIC_RELAXED);
+    forward(in, pkts, n, now);
+  }
   if (n || ps.gro->held()) flush_gro(in, now);
   return n;
 }

@@ -91,6 +91,17 @@ class Datapath {
   // Read by telemetry while the datapath runs: each counter is one aligned
   // word, written by the datapath alone.
   [[nodiscard]] const MacCounters& mac_counters() const { return macs_.counters(); }
+  // Where the datapath lcore's time goes (as OVS's pmd-stats-show): cycles
+  // of rounds that found work, of rounds that found none and of naps, and
+  // the packets it received. Written by the datapath alone, one aligned word
+  // each; read by telemetry.
+  struct Load {
+    uint64_t busy_cycles = 0;
+    uint64_t idle_cycles = 0;
+    uint64_t rounds = 0;
+    uint64_t packets = 0;
+  };
+  [[nodiscard]] Load load() const;
 
  private:
   static constexpr uint16_t kTxBufferSize = 512;
@@ -168,6 +179,7 @@ class Datapath {
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> epoch_{0};  // odd while an iteration is in flight
+  Load load_;
 };
 
 }  // namespace vo

@@ -1,5 +1,6 @@
 #include "telemetry.h"
 
+#include <rte_cycles.h>
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
 
@@ -61,6 +62,12 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add_u64(d, "mempool_size", g_registered.pool->size);
   add_u64(d, "indirect_in_use", rte_mempool_in_use_count(g_registered.indirect));
   add_u64(d, "mac_entries", g_registered.dp->mac_entries());
+  const Datapath::Load load = g_registered.dp->load();
+  add_u64(d, "datapath_busy_cycles", load.busy_cycles);
+  add_u64(d, "datapath_idle_cycles", load.idle_cycles);
+  add_u64(d, "datapath_rounds", load.rounds);
+  add_u64(d, "datapath_packets", load.packets);
+  add_u64(d, "tsc_hz", rte_get_tsc_hz());
   const MacCounters& m = g_registered.dp->mac_counters();
   add_u64(d, "mac_learned", m.learned);
   add_u64(d, "mac_moved", m.moved);
