@@ -15,6 +15,7 @@
 
 #include "features.h"
 #include "to_guest.h"
+#include "ports/queue_runs.h"
 #include "offload/flow_hash.h"
 #include "offload/metadata.h"
 #include "log/log.h"
@@ -449,31 +450,24 @@ uint16_t VhostPort::ring_for(const rte_mbuf* m, const uint16_t* rings, uint16_t 
 }
 
 // Each flow to one of the guest's ready receive rings, by its hash: a flow
-// stays on one ring, in order. Packets go in runs bound to one ring, and the
-// first run a ring takes only in part ends the burst, so that what is left
-// (the caller's to send again) is a tail of the burst, in order.
+// stays on one ring, in order (queue_runs.h).
 uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
   if (!ready()) return 0;
   const int vid = vid_.load(std::memory_order_relaxed);
   uint16_t rings[kMaxQueuePairs], count = 0;
   for (uint32_t r = ready_rings_.load(std::memory_order_acquire) & kToGuestRings; r; r &= r - 1)
     rings[count++] = uint16_t(__builtin_ctz(r));
-  if (count == 0 || n == 0) return 0;
-  uint16_t sent = 0;
-  uint16_t ring = ring_for(pkts[0], rings, count);
-  while (sent < n) {
-    uint16_t end = uint16_t(sent + 1), next = ring;
-    while (end < n && (next = ring_for(pkts[end], rings, count)) == ring) ++end;
-    const uint16_t want = uint16_t(end - sent);
-    const uint16_t took = rte_vhost_enqueue_burst(vid, ring, pkts + sent, want);
-    rte_pktmbuf_free_bulk(pkts + sent, took);  // enqueue copied them into the guest's buffers
-    sent = uint16_t(sent + took);
-    if (took < want) {
-      rx_ring_full_[ring / 2] = true;
-      break;
-    }
-    ring = next;
-  }
+  if (count == 0) return 0;
+  int full = -1;
+  const uint16_t sent = send_in_runs(
+      pkts, n, [&](const rte_mbuf* m) { return ring_for(m, rings, count); },
+      [&](uint16_t ring, rte_mbuf** p, uint16_t k) {
+        const uint16_t took = rte_vhost_enqueue_burst(vid, ring, p, k);
+        rte_pktmbuf_free_bulk(p, took);  // enqueue copied them into the guest's buffers
+        return took;
+      },
+      &full);
+  if (full >= 0) rx_ring_full_[full / 2] = true;
   return sent;
 }
 
