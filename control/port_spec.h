@@ -37,9 +37,9 @@ struct PortSpec {
   std::optional<bool> security_asked;
 };
 
-[[nodiscard]] const char* kind_name(PortKind k);
+[[nodiscard]] const char* kind_name(PortKind k);  // "vhost", "vhost-client", "nic", "tap"
 // "1500" -> 1500; false for anything but a whole number that fits 32 bits.
-[[nodiscard]] bool parse_whole_number(const std::string& s, uint32_t& out);  // "vhost", "vhost-client", "nic", "tap"
+[[nodiscard]] bool parse_whole_number(const std::string& s, uint32_t& out);
 // Whether `opt` starts a port (--vhost, --vhost-client, --nic, --tap) or is
 // an option of the port before it; takes_value(): all but --no-gro.
 [[nodiscard]] bool starts_port(const std::string& opt);

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from vo.harness import Process, Switch, cleanup, sh, wait_for
-from vo.vm import HERE, VethPeer, build_image, iperf_summary, netns_iperf3
+from vo.harness import Process, Switch, VethPeer, cleanup, sh, wait_for
+from vo.vm import HERE, build_image, iperf_summary, netns_iperf3
 
 GUEST, PEER = "10.73.0.1", "10.73.0.2"
 SECONDS = 4

@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from vo.harness import Switch, cleanup, deltas, port_deltas, refusals
-from vo.vm import Vm, VethPeer, iperf3_server, iperf_summary, netns_iperf3, notifications
+from vo.harness import Switch, VethPeer, cleanup, deltas, port_deltas, refusals
+from vo.vm import Vm, iperf3_server, iperf_summary, netns_iperf3, notifications
 
 SECONDS = 4
 MTU = 1500

@@ -313,6 +313,40 @@ class KernelHost(Netns):
         return out
 
 
+class VethPeer(Netns):
+    """A peer host behind a NIC port without TSO: a namespace on one end of a veth
+    pair whose other end the switch reads with net_af_packet. net_af_packet carries no
+    virtio-net header, so the peer's end sends finished checksums and no large
+    segments (`tx off`, which takes TSO with it). Pass switch_args() to the Switch.
+    `queues`: receive queues of the NIC port (net_af_packet's qpairs, spread by
+    PACKET_FANOUT)."""
+
+    def __init__(self, index, port_name, addrs, queues=1):
+        super().__init__()
+        self.queues = queues
+        self.outer, inner = unique("vh"), unique("vp")
+        self.port_name = port_name
+        sh(f"ip link add {self.outer} type veth peer name {inner}")
+        sh(f"ip link set {self.outer} up")
+        self.adopt(inner, addrs)
+        self.run(f"ethtool -K {inner} tx off")
+        self.iface = inner
+        self.index = index
+        self.addr = {6 if ":" in a else 4: a.split("/")[0] for a in addrs}
+
+    def switch_args(self):
+        args = ["--nic", f"net_af_packet{self.index},iface={self.outer},framecnt=4096",
+                "--name", self.port_name]
+        if self.queues > 1:
+            args[1] += f",qpairs={self.queues}"
+            args += ["--queues", str(self.queues)]
+        return args
+
+    def close(self):
+        super().close()
+        sh(f"ip link del {self.outer}", check=False)
+
+
 class Capture(Process):
     """dumpcap on an interface of a namespace, to a pcap, until stop(); count(filter)
     then reads it back with a tshark display filter."""

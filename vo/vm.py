@@ -286,32 +286,6 @@ class Vm:
         self.stop()
 
 
-class VethPeer(harness.Netns):
-    """A peer host behind a NIC port without TSO: a namespace on one end of a veth
-    pair whose other end the switch reads with net_af_packet. net_af_packet carries no
-    virtio-net header, so the peer's end sends finished checksums and no large
-    segments (`tx off`, which takes TSO with it). Pass switch_args() to the Switch."""
-
-    def __init__(self, index, port_name, addrs):
-        super().__init__()
-        self.outer, inner = unique("vh"), unique("vp")
-        self.port_name = port_name
-        harness.sh(f"ip link add {self.outer} type veth peer name {inner}")
-        harness.sh(f"ip link set {self.outer} up")
-        self.adopt(inner, addrs)
-        self.run(f"ethtool -K {inner} tx off")
-        self.iface = inner
-        self.index = index
-        self.addr = {6 if ":" in a else 4: a.split("/")[0] for a in addrs}
-
-    def switch_args(self):
-        return ["--nic", f"net_af_packet{self.index},iface={self.outer},framecnt=4096", "--name", self.port_name]
-
-    def close(self):
-        super().close()
-        harness.sh(f"ip link del {self.outer}", check=False)
-
-
 def notifications(port):
     """Interrupts the switch raised in a guest (counters of its port): after filling its
     receive ring, and after taking what it sent."""

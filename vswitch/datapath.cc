@@ -143,9 +143,7 @@ std::unique_ptr<Datapath::PortState> Datapath::make_state(Port* p, const PortPol
   ps->vlan = PortVlan(policy.vlan);
   ps->flood = FloodBudget(cfg_.flood_pps, tsc_hz_);
   GroConfig gc;
-  gc.max_flows = cfg_.gro_max_flows;
-  gc.flush_timeout_us = cfg_.gro_timeout_us;
-  gc.tsc_hz = tsc_hz_;
+  gc.max_flows = cfg_.gro_max_flows;  // the datapath decides when flows leave (flush_gro)
   ps->gro = std::make_unique<GroTable>(gc);
   return ps;
 }

@@ -53,7 +53,7 @@ class NicPort final : public Port {
   uint16_t port_id_;
   uint16_t queues_ = 1;
   uint16_t next_queue_ = 0;  // the receive queue read first next round
-  std::string rss_;          // what RSS hashes on ("ip tcp udp"), or why there is none
+  std::string rss_;          // how received flows are spread over the queues, for stats
   std::vector<uint64_t> rx_per_queue_;  // datapath writes, telemetry reads
   bool tso_by_rte_gso_ = false;  // the device's TSO is rte_gso in software (net_tap)
   rte_mempool* pool_ = nullptr;

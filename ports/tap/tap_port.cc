@@ -309,10 +309,6 @@ bool TapPort::set_offloads(const TapOptions& o, std::string& error) {
             ": " + errno_text(errno);
     return false;
   }
-  opts_.csum = o.csum;
-  opts_.tso4 = o.tso4;
-  opts_.tso6 = o.tso6;
-  opts_.ecn = o.ecn;
   tun_flags_.store(f);
   VO_LOG(INFO, "port %s: kernel offloads now %s", name().c_str(), tun_offload_names(f).c_str());
   return true;
