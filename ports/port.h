@@ -31,8 +31,21 @@ struct TxCaps {
   uint16_t max_tso_segments = 0;
 };
 
-// Counters a port keeps; written by the datapath lcore only, read by the
-// telemetry thread (64-bit aligned loads and stores do not tear on x86-64).
+// Datapath threads (lcores) the switch runs, and which one the calling
+// thread is (0 outside the datapath: tests, the control thread). Each writes
+// its own copy of a port's counters; a port with per-thread resources (a
+// NIC's transmit queues) picks them by it. The count is set once, before
+// any port opens.
+constexpr uint16_t kMaxDatapathThreads = 8;
+[[nodiscard]] uint16_t datapath_thread();
+void set_datapath_thread(uint16_t index);
+[[nodiscard]] uint16_t datapath_threads();
+void set_datapath_threads(uint16_t count);
+
+// Counters a port keeps; each copy written by one datapath thread only, read
+// by the telemetry thread (64-bit aligned loads and stores do not tear on
+// x86-64). Every member is a uint64_t counter: PortStats::operator+= sums
+// them as such.
 struct PortStats {
   uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
   uint64_t rx_large = 0;         // large segments received (guest TSO, kernel GSO, NIC LRO)
@@ -58,6 +71,8 @@ struct PortStats {
   uint64_t mac_refused = 0;      // source MACs not learned: share or table full, or pinned elsewhere
   ReasonCounters rx_invalid;     // received packets refused by validation, by reason
   ReasonCounters tx_invalid;     // packets the egress stage could not prepare, by reason
+
+  PortStats& operator+=(const PortStats& o);
 };
 
 class Port {
@@ -68,17 +83,26 @@ class Port {
 
   // False while the port cannot move packets (guest not connected, link gone).
   [[nodiscard]] virtual bool ready() const = 0;
-  // Receives up to n packets, with offload metadata set and validated.
-  virtual uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) = 0;
+  // Receive queues the datapath polls, each from one datapath thread at a
+  // time (fixed for the port's life; a queue not in use receives nothing).
+  [[nodiscard]] virtual uint16_t rx_queues() const { return 1; }
+  // Whether receive queue `q` is in use now (a guest enabled it), for
+  // statistics and the rebalance.
+  [[nodiscard]] virtual bool rx_queue_active(uint16_t /*q*/) const { return true; }
+  // Receives up to n packets from `queue`, with offload metadata set and
+  // validated.
+  virtual uint16_t rx_burst(uint16_t queue, rte_mbuf** pkts, uint16_t n) = 0;
   // Device-specific last checks and fix-ups of one packet prepared for
   // tx_caps() (rte_eth_tx_prepare for an ethdev). Reason::Ok, or why the
   // device refuses it (the caller drops and counts it).
   [[nodiscard]] virtual Reason tx_prepare(rte_mbuf*) { return Reason::Ok; }
   // Sends packets that passed tx_prepare(); returns how many it took (the
-  // rest stay the caller's).
+  // rest stay the caller's). Called from any datapath thread, concurrently:
+  // each port kind says how it keeps that safe.
   virtual uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) = 0;
   [[nodiscard]] virtual TxCaps tx_caps() const = 0;
-  // Called once per datapath round, after every port was polled and
+  // Called once per round of each datapath thread (concurrently from
+  // several), after the thread's ports were polled and
   // flushed: where a port that notifies its peer (a guest's interrupt)
   // decides to, once for the round's work. A notification it holds back
   // waits for a later round; the datapath does not stay awake for it (a
@@ -102,7 +126,10 @@ class Port {
   [[nodiscard]] bool gro_enabled() const { return gro_enabled_.load(std::memory_order_relaxed); }
   void set_gro_enabled(bool on) { gro_enabled_.store(on, std::memory_order_relaxed); }
 
-  PortStats stats;
+  // The calling datapath thread's counters.
+  [[nodiscard]] PortStats& stats() { return stats_[datapath_thread()]; }
+  // Every thread's counters summed (any thread).
+  [[nodiscard]] PortStats stats_total() const;
 
  protected:
   explicit Port(std::string name) : name_(std::move(name)) {}
@@ -114,6 +141,7 @@ class Port {
  private:
   std::string name_;
   std::atomic<bool> gro_enabled_{true};
+  PortStats stats_[kMaxDatapathThreads];
 };
 
 }  // namespace vo

@@ -8,11 +8,15 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <limits>
 #include <memory>
+#include <set>
+#include <mutex>
+#include <map>
 #include <thread>
 
 #include "offload/metadata.h"
@@ -37,7 +41,7 @@ class FakePort : public Port {
   }
   [[nodiscard]] const char* kind() const override { return "fake"; }
   [[nodiscard]] bool ready() const override { return up; }
-  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override {
+  uint16_t rx_burst(uint16_t, rte_mbuf** pkts, uint16_t n) override {
     uint16_t k = 0;
     for (; k < n && !rx.empty(); ++k) {
       pkts[k] = rx.front();
@@ -161,7 +165,7 @@ TEST_F(DatapathTest, SlowDrainDoesNotHoldPacketsPastTheHold) {
     round();
     advance_us(500);
   }
-  const PortStats& st = ports_[1]->stats;
+  const PortStats st = ports_[1]->stats_total();
   ASSERT_FALSE(ports_[1]->sent.empty());
   for (const auto& s : ports_[1]->sent)
     EXPECT_LE(s.at - queued_at, hz_ * cfg_.tx_hold_us / 1000000) << "sent after the hold";
@@ -242,7 +246,7 @@ TEST_F(DatapathTest, GroHoldsAFlowWhileItsDestinationIsBacklogged) {
   ports_[1]->set_room(std::numeric_limits<uint32_t>::max());
   round();
   ASSERT_EQ(ports_[1]->sent.size(), 2u) << "the flow was held past half the hold";
-  EXPECT_EQ(ports_[1]->stats.tx_expired, 0u);
+  EXPECT_EQ(ports_[1]->stats_total().tx_expired, 0u);
   ports_[1]->release_sent();
   EXPECT_EQ(in_use(), 0u);
 }
@@ -266,7 +270,7 @@ TEST_F(DatapathTest, QueueForAFullPortIsBoundedInMbufs) {
   for (int r = 0; r < 3; ++r) round();  // bursts of 32: all 40 arrive
   EXPECT_LE(in_use(), cfg_.tx_queue_mbufs) << "queued beyond the bound";
   const uint32_t queued = cfg_.tx_queue_mbufs / per_packet;
-  EXPECT_EQ(ports_[1]->stats.tx_dropped, 40u - queued);
+  EXPECT_EQ(ports_[1]->stats_total().tx_dropped, 40u - queued);
   // The port drains again: what was queued leaves whole and intact.
   ports_[1]->set_room(std::numeric_limits<uint32_t>::max());
   round();
@@ -326,7 +330,7 @@ TEST_F(DatapathTest, PortGoingDownFreesItsQueue) {
   EXPECT_GT(in_use(), 0u);
   ports_[1]->up = false;
   round();
-  EXPECT_EQ(ports_[1]->stats.tx_dropped, 10u);
+  EXPECT_EQ(ports_[1]->stats_total().tx_dropped, 10u);
   EXPECT_EQ(in_use(), 0u);
 }
 
@@ -337,11 +341,11 @@ TEST_F(DatapathTest, FramesWithNowhereToGoAreCounted) {
   announce(0);
   ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 1, 100)));  // to itself
   round();
-  EXPECT_EQ(ports_[0]->stats.no_destination, 1u);
+  EXPECT_EQ(ports_[0]->stats_total().no_destination, 1u);
   ports_[1]->up = false;
   ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 0xff, 100)));
   round();
-  EXPECT_EQ(ports_[0]->stats.no_destination, 2u);
+  EXPECT_EQ(ports_[0]->stats_total().no_destination, 2u);
   EXPECT_TRUE(ports_[1]->sent.empty());
   EXPECT_EQ(in_use(), 0u);
 }
@@ -353,7 +357,7 @@ TEST_F(DatapathTest, GroStatisticsAreThePorts) {
   for (int i = 0; i < 2; ++i)  // the same segment twice: the second is out of order
     ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 1000, 1, testing::tcp_flag::kAck)));
   round();
-  const PortStats& st = ports_[0]->stats;
+  const PortStats st = ports_[0]->stats_total();
   EXPECT_EQ(st.gro_out_of_order, 1u);
   EXPECT_EQ(st.gro_passed, 1u);
   EXPECT_EQ(st.gro_merged, 0u);
@@ -384,7 +388,7 @@ TEST_F(DatapathTest, RemovedPortLeavesNothingBehind) {
   ports_[0]->rx.push_back(testing::make_mbuf(pool_, frame(1, 2, 100)));  // to the old MAC: flooded
   round();
   EXPECT_EQ(newcomer->sent.size(), 1u);
-  EXPECT_EQ(ports_[0]->stats.no_destination, 0u);
+  EXPECT_EQ(ports_[0]->stats_total().no_destination, 0u);
   dp_->remove_port(newcomer.get());
 }
 
@@ -415,6 +419,223 @@ TEST_F(DatapathTest, PortsComeAndGoWhileItRuns) {
   for (int i = 0; i < kFrames; i += 500)
     EXPECT_EQ(testing::flatten(ports_[1]->sent[size_t(i)].m), frame(1, 2, 100, uint32_t(i)));
   ports_[1]->release_sent();
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// A port with several receive queues, safe to poll and send to from several
+// threads (as a NIC with a queue per thread): the test feeds queue q with
+// flow q and reads what was sent.
+class QueuedPort : public Port {
+ public:
+  QueuedPort(const std::string& name, uint16_t queues) : Port(name), rx_(queues) {}
+  ~QueuedPort() override {
+    for (auto& q : rx_)
+      for (rte_mbuf* m : q) rte_pktmbuf_free(m);
+    for (rte_mbuf* m : sent) rte_pktmbuf_free(m);
+  }
+  [[nodiscard]] const char* kind() const override { return "fake"; }
+  [[nodiscard]] bool ready() const override { return true; }
+  [[nodiscard]] uint16_t rx_queues() const override { return uint16_t(rx_.size()); }
+  uint16_t rx_burst(uint16_t queue, rte_mbuf** pkts, uint16_t n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    polled_by[queue].insert(datapath_thread());
+    uint16_t k = 0;
+    for (; k < n && !rx_[queue].empty(); ++k) {
+      pkts[k] = rx_[queue].front();
+      rx_[queue].pop_front();
+    }
+    return k;
+  }
+  uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sent.insert(sent.end(), pkts, pkts + n);
+    return n;
+  }
+  [[nodiscard]] TxCaps tx_caps() const override { return tso_caps(); }
+  void feed(uint16_t queue, rte_mbuf* m) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    rx_[queue].push_back(m);
+  }
+  size_t sent_count() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sent.size();
+  }
+
+  std::vector<rte_mbuf*> sent;
+  std::map<uint16_t, std::set<uint16_t>> polled_by;  // queue -> threads that polled it
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::deque<rte_mbuf*>> rx_;
+};
+
+// Flow q's frame number i, from MAC 1 to MAC 2: TCP source port 40000 + q,
+// sequence number i.
+Bytes flow_frame(uint16_t q, uint32_t i) {
+  TcpSpec s;
+  s.src_port = uint16_t(40000 + q);
+  s.seq = i;
+  s.payload_len = 100;
+  s.payload_seed = q * 100000 + i;
+  Bytes f = testing::build_frame(s);
+  const uint8_t d[6] = {0x02, 0, 0, 0, 0, 2}, sm[6] = {0x02, 0, 0, 0, 0, 1};
+  std::copy_n(d, 6, f.begin());
+  std::copy_n(sm, 6, f.begin() + 6);
+  return f;
+}
+
+class DatapathThreadsTest : public DatapathTest {
+ protected:
+  // A 4-queue sender in slot 0 and a receiver in slot 1, on two threads.
+  void start_two_threads() {
+    cfg_.threads = 2;
+    set_datapath_threads(2);
+    GsoConfig gso{pool_, indirect_};
+    dp_ = std::make_unique<Datapath>(cfg_, gso, pool_);
+    sender_ = std::make_unique<QueuedPort>("sender", 4);
+    receiver_ = std::make_unique<QueuedPort>("receiver", 1);
+    sender_->set_gro_enabled(false);  // frames go through one by one, as they came
+    std::string error;
+    ASSERT_TRUE(dp_->add_port(sender_.get(), {}, error));
+    ASSERT_TRUE(dp_->add_port(receiver_.get(), {}, error));
+    now_ = rte_get_tsc_cycles();
+    // The receiver's MAC, learned from its queue (slot 1, queue 0: thread 1).
+    receiver_->feed(0, testing::make_mbuf(pool_, frame(2, 0xff, 64)));
+    dp_->round(1, now_);
+    release(*sender_);
+  }
+  void release(QueuedPort& p) {
+    for (rte_mbuf* m : p.sent) rte_pktmbuf_free(m);
+    p.sent.clear();
+  }
+  // Every frame of every flow arrived once, each flow's in the order sent,
+  // byte for byte.
+  void expect_flows_in_order(uint32_t per_flow) {
+    std::map<uint16_t, uint32_t> next;
+    for (rte_mbuf* m : receiver_->sent) {
+      const Bytes b = testing::flatten(m);
+      const testing::Decoded d = testing::decode(b);
+      const uint16_t q = uint16_t(d.src_port - 40000);
+      ASSERT_LT(q, 4);
+      ASSERT_EQ(d.seq, next[q]) << "flow " << q << " reordered or lost a frame";
+      ASSERT_EQ(b, flow_frame(q, d.seq));
+      next[q]++;
+    }
+    for (uint16_t q = 0; q < 4; ++q) EXPECT_EQ(next[q], per_flow) << "flow " << q;
+  }
+  void TearDown() override {
+    dp_.reset();
+    sender_.reset();
+    receiver_.reset();
+    set_datapath_threads(1);
+    DatapathTest::TearDown();
+  }
+
+  std::unique_ptr<QueuedPort> sender_, receiver_;
+};
+
+// Each queue is polled by one thread, the ports' first queues spread over
+// the threads, and each thread counts its own.
+TEST_F(DatapathThreadsTest, EachQueueIsPolledByOneThread) {
+  start_two_threads();
+  for (uint16_t q = 0; q < 4; ++q) sender_->feed(q, testing::make_mbuf(pool_, flow_frame(q, 0)));
+  dp_->round(0, now_);
+  EXPECT_EQ(sender_->sent_count(), 0u);
+  EXPECT_EQ(receiver_->sent_count(), 2u) << "thread 0 polls queues 0 and 2 of slot 0";
+  dp_->round(1, now_);
+  EXPECT_EQ(receiver_->sent_count(), 4u);
+  for (uint16_t q = 0; q < 4; ++q)
+    EXPECT_EQ(sender_->polled_by[q], (std::set<uint16_t>{uint16_t(q % 2)})) << "queue " << q;
+  EXPECT_EQ(receiver_->polled_by[0], (std::set<uint16_t>{1}));
+  std::map<std::pair<std::string, uint16_t>, uint16_t> where;
+  for (const RxqLoad& r : dp_->rx_queues()) where[{r.port, r.queue}] = r.thread;
+  EXPECT_EQ(where, (std::map<std::pair<std::string, uint16_t>, uint16_t>{
+                       {{"sender", 0}, 0}, {{"sender", 1}, 1}, {{"sender", 2}, 0},
+                       {{"sender", 3}, 1}, {{"receiver", 0}, 1}}));
+  EXPECT_EQ(sender_->stats_total().rx_packets, 0u) << "the fake port counts nothing itself";
+  EXPECT_EQ(receiver_->stats_total().tx_packets, 4u);
+  EXPECT_EQ(dp_->load(0).packets, 2u);
+  EXPECT_EQ(dp_->load(1).packets, 1u + 2u);  // the receiver's announcement, queues 1 and 3
+  expect_flows_in_order(1);
+}
+
+// Two running threads; queues 0 and 2 (both on thread 0) carry most of the
+// traffic, so a rebalance moves one of them to thread 1, while frames flow:
+// no flow loses or reorders a frame, and the pool is back where it was.
+TEST_F(DatapathThreadsTest, RebalanceMovesAQueueLosingAndReorderingNothing) {
+  start_two_threads();
+  std::thread t0([&] { dp_->run(0); });
+  std::thread t1([&] { dp_->run(1); });
+  constexpr uint32_t kPerFlow = 1200;  // every frame stays with the receiver: within the pool
+  std::vector<RxqLoad> moved;
+  // Queues 1 and 3 stay idle until the rebalance: they bring no load and stay.
+  for (uint32_t i = 0; i < kPerFlow; ++i) {
+    sender_->feed(0, testing::make_mbuf(pool_, flow_frame(0, i)));
+    sender_->feed(2, testing::make_mbuf(pool_, flow_frame(2, i)));
+    if (i >= kPerFlow / 2 && i % 2 == 0) {
+      sender_->feed(1, testing::make_mbuf(pool_, flow_frame(1, (i - kPerFlow / 2) / 2)));
+      sender_->feed(3, testing::make_mbuf(pool_, flow_frame(3, (i - kPerFlow / 2) / 2)));
+    }
+    if (i == kPerFlow / 2) moved = dp_->rebalance();
+    if (i % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (receiver_->sent_count() < 2 * kPerFlow + 2 * kPerFlow / 4 &&
+         std::chrono::steady_clock::now() < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  dp_->stop();
+  t0.join();
+  t1.join();
+  // One of the two busy queues goes to thread 1 (and a light one may go
+  // the other way to even the loads); each polled since by its new thread.
+  ASSERT_FALSE(moved.empty());
+  EXPECT_EQ(std::count_if(moved.begin(), moved.end(), [](const RxqLoad& m) {
+              return m.port == "sender" && (m.queue == 0 || m.queue == 2) && m.thread == 1;
+            }), 1);
+  for (const RxqLoad& m : moved) {
+    for (const RxqLoad& r : dp_->rx_queues())
+      if (r.port == m.port && r.queue == m.queue) EXPECT_EQ(r.thread, m.thread);
+    QueuedPort& port = m.port == "sender" ? *sender_ : *receiver_;
+    EXPECT_EQ(port.polled_by[m.queue], (std::set<uint16_t>{0, 1})) << m.port << " queue " << m.queue;
+  }
+  // Flows 1 and 3 carry a quarter as many, all after the rebalance.
+  std::map<uint16_t, uint32_t> next;
+  for (rte_mbuf* m : receiver_->sent) {
+    const testing::Decoded d = testing::decode(testing::flatten(m));
+    const uint16_t q = uint16_t(d.src_port - 40000);
+    ASSERT_EQ(d.seq, next[q]) << "flow " << q << " reordered or lost a frame";
+    next[q]++;
+  }
+  EXPECT_EQ(next[0], kPerFlow);
+  EXPECT_EQ(next[2], kPerFlow);
+  EXPECT_EQ(next[1], kPerFlow / 4);
+  EXPECT_EQ(next[3], kPerFlow / 4);
+  release(*receiver_);
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// Ports added and removed while two threads forward between two others.
+TEST_F(DatapathThreadsTest, PortsComeAndGoUnderTwoThreads) {
+  start_two_threads();
+  std::thread t0([&] { dp_->run(0); });
+  std::thread t1([&] { dp_->run(1); });
+  constexpr uint32_t kPerFlow = 800;  // every frame stays with the receiver: within the pool
+  for (uint32_t i = 0; i < kPerFlow; ++i)
+    for (uint16_t q = 0; q < 4; ++q) sender_->feed(q, testing::make_mbuf(pool_, flow_frame(q, i)));
+  for (int cycle = 0; cycle < 100; ++cycle) {
+    QueuedPort extra("extra", 3);
+    std::string error;
+    ASSERT_TRUE(dp_->add_port(&extra, {}, error));
+    dp_->remove_port(&extra);
+  }
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (receiver_->sent_count() < 4 * kPerFlow && std::chrono::steady_clock::now() < limit)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  dp_->stop();
+  t0.join();
+  t1.join();
+  expect_flows_in_order(kPerFlow);
+  release(*receiver_);
   EXPECT_EQ(in_use(), 0u);
 }
 

@@ -99,8 +99,25 @@ bool PortSecurity::ipv4_ok(uint32_t a) const {
          std::find(cfg_.ipv4.begin(), cfg_.ipv4.end(), a) != cfg_.ipv4.end();
 }
 
-bool PortSecurity::ipv6_ok(const Ipv6Addr& a) const {
-  return !holds_addresses() || is_unspecified(a) || (mac_ && a == link_local_of(*mac_)) ||
+uint64_t PortSecurity::word_of(const MacAddr& mac) {
+  uint64_t w = 1ull << 48;
+  for (int i = 0; i < 6; ++i) w |= uint64_t(mac.b[i]) << (8 * (5 - i));
+  return w;
+}
+
+MacAddr PortSecurity::mac_of(uint64_t word) {
+  MacAddr mac;
+  for (int i = 0; i < 6; ++i) mac.b[i] = uint8_t(word >> (8 * (5 - i)));
+  return mac;
+}
+
+std::optional<MacAddr> PortSecurity::mac() const {
+  const uint64_t w = mac_.load(std::memory_order_relaxed);
+  return w ? std::optional<MacAddr>(mac_of(w)) : std::nullopt;
+}
+
+bool PortSecurity::ipv6_ok(const Ipv6Addr& a, const MacAddr& mac) const {
+  return !holds_addresses() || is_unspecified(a) || a == link_local_of(mac) ||
          std::find(cfg_.ipv6.begin(), cfg_.ipv6.end(), a) != cfg_.ipv6.end();
 }
 
@@ -108,21 +125,25 @@ Reason PortSecurity::check(const rte_mbuf* m, const FrameL2& l2) {
   if (!cfg_.enabled) return Reason::Ok;
   const auto* eth = header_at<EthHdr>(m, 0);  // there: frame_l2 needed it
   if (eth->src.b[0] & 1) return Reason::SpoofedMac;  // a group address is no sender
-  if (!mac_) mac_ = eth->src;  // announced: the first frame after the port came up
-  if (!(eth->src == *mac_)) return Reason::SpoofedMac;
+  // Announced: the first frame after the port came up.
+  const uint64_t sender = word_of(eth->src);
+  uint64_t mine = mac_.load(std::memory_order_relaxed);
+  if (mine == 0 && mac_.compare_exchange_strong(mine, sender)) mine = sender;
+  if (mine != sender) return Reason::SpoofedMac;
+  const MacAddr& mac = eth->src;
   if (l2.truncated_tag) return Reason::TruncatedVlan;
   switch (l2.ether_type) {
-    case kEtherTypeArp: return check_arp(m, l2.l3_off);
+    case kEtherTypeArp: return check_arp(m, l2.l3_off, mac);
     case kEtherTypeIpv4: return check_ipv4(m, l2.l3_off);
-    case kEtherTypeIpv6: return check_ipv6(m, l2.l3_off);
+    case kEtherTypeIpv6: return check_ipv6(m, l2.l3_off, mac);
     default: return Reason::Ok;
   }
 }
 
-Reason PortSecurity::check_arp(const rte_mbuf* m, uint32_t off) const {
+Reason PortSecurity::check_arp(const rte_mbuf* m, uint32_t off, const MacAddr& mac) const {
   const auto* arp = at<ArpHdr>(m, off);
   if (arp == nullptr) return Reason::SpoofedMac;  // too short to say who sends it
-  if (!(arp->sender_mac == *mac_)) return Reason::SpoofedMac;
+  if (!(arp->sender_mac == mac)) return Reason::SpoofedMac;
   return ipv4_ok(arp->sender_ip.get()) ? Reason::Ok : Reason::SpoofedIp;
 }
 
@@ -133,30 +154,30 @@ Reason PortSecurity::check_ipv4(const rte_mbuf* m, uint32_t off) const {
   return ipv4_ok(ip->src.get()) ? Reason::Ok : Reason::SpoofedIp;
 }
 
-Reason PortSecurity::check_ipv6(const rte_mbuf* m, uint32_t off) const {
+Reason PortSecurity::check_ipv6(const rte_mbuf* m, uint32_t off, const MacAddr& mac) const {
   const auto* ip = at<Ipv6Hdr>(m, off);
   if (ip == nullptr) return Reason::TruncatedIpv6;
-  if (!ipv6_ok(ip->src)) return Reason::SpoofedIp;
+  if (!ipv6_ok(ip->src, mac)) return Reason::SpoofedIp;
   if (ip->next_header != kIpProtoIcmpv6) return Reason::Ok;
   uint32_t l4 = off + sizeof(Ipv6Hdr);
-  return check_nd(m, l4, std::min<uint32_t>(m->data_len, l4 + ip->payload_length.get()));
+  return check_nd(m, l4, std::min<uint32_t>(m->data_len, l4 + ip->payload_length.get()), mac);
 }
 
 // A neighbour advertisement names the address it speaks for (target) and
 // both messages may carry a link-layer address option: those must be this
 // port's, or the neighbour caches of others would point at it.
-Reason PortSecurity::check_nd(const rte_mbuf* m, uint32_t off, uint32_t end) const {
+Reason PortSecurity::check_nd(const rte_mbuf* m, uint32_t off, uint32_t end, const MacAddr& mac) const {
   const auto* nd = at<NdMsg>(m, off);
   if (nd == nullptr || (nd->type != NdMsg::kSolicitation && nd->type != NdMsg::kAdvertisement))
     return Reason::Ok;
-  if (nd->type == NdMsg::kAdvertisement && !ipv6_ok(nd->target)) return Reason::SpoofedIp;
+  if (nd->type == NdMsg::kAdvertisement && !ipv6_ok(nd->target, mac)) return Reason::SpoofedIp;
   for (uint32_t o = off + sizeof(NdMsg); o + sizeof(NdOption) <= end;) {
     const auto* opt = at<NdOption>(m, o);
     if (opt == nullptr || opt->len8 == 0) break;  // malformed: the receiver drops it
     bool link = opt->type == NdOption::kSourceLinkAddr || opt->type == NdOption::kTargetLinkAddr;
     if (link && opt->len8 == 1) {
       const auto* addr = at<MacAddr>(m, o + 2);
-      if (addr == nullptr || !(*addr == *mac_)) return Reason::SpoofedMac;
+      if (addr == nullptr || !(*addr == mac)) return Reason::SpoofedMac;
     }
     o += opt->len8 * 8u;
   }

@@ -6,6 +6,7 @@
 // same addresses. Checked at ingress, before learning.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,26 +41,37 @@ std::string describe(const PortSecurityConfig& c);
 class PortSecurity {
  public:
   PortSecurity() = default;
-  explicit PortSecurity(PortSecurityConfig c) : cfg_(std::move(c)), mac_(cfg_.mac) {}
+  explicit PortSecurity(PortSecurityConfig c) : cfg_(std::move(c)) { reset(); }
+  PortSecurity(const PortSecurity& o) : cfg_(o.cfg_), mac_(o.mac_.load()) {}
+  PortSecurity& operator=(const PortSecurity& o) {
+    cfg_ = o.cfg_;
+    mac_.store(o.mac_.load());
+    return *this;
+  }
   // Reason::Ok, SpoofedMac or SpoofedIp for a frame the port received,
-  // whose Ethernet layer `l2` the caller has read (frame_l2).
+  // whose Ethernet layer `l2` the caller has read (frame_l2). Datapath
+  // lcores polling different queues of the port may call it at once.
   [[nodiscard]] Reason check(const rte_mbuf* m, const FrameL2& l2);
   // The port went down: a MAC it announced is forgotten.
-  void reset() { mac_ = cfg_.mac; }
+  void reset() { mac_.store(cfg_.mac ? word_of(*cfg_.mac) : 0); }
   [[nodiscard]] bool enabled() const { return cfg_.enabled; }
-  [[nodiscard]] const std::optional<MacAddr>& mac() const { return mac_; }
+  [[nodiscard]] std::optional<MacAddr> mac() const;
 
  private:
   bool ipv4_ok(uint32_t a) const;
-  bool ipv6_ok(const Ipv6Addr& a) const;
+  // The MAC as one word (bit 48 set: 0 is "none yet"), so that the first
+  // frame on any queue announces it with one compare-and-swap.
+  static uint64_t word_of(const MacAddr& mac);
+  static MacAddr mac_of(uint64_t word);
+  bool ipv6_ok(const Ipv6Addr& a, const MacAddr& mac) const;
   [[nodiscard]] bool holds_addresses() const { return !cfg_.ipv4.empty() || !cfg_.ipv6.empty(); }
-  Reason check_arp(const rte_mbuf* m, uint32_t off) const;
+  Reason check_arp(const rte_mbuf* m, uint32_t off, const MacAddr& mac) const;
   Reason check_ipv4(const rte_mbuf* m, uint32_t off) const;
-  Reason check_ipv6(const rte_mbuf* m, uint32_t off) const;
-  Reason check_nd(const rte_mbuf* m, uint32_t off, uint32_t end) const;
+  Reason check_ipv6(const rte_mbuf* m, uint32_t off, const MacAddr& mac) const;
+  Reason check_nd(const rte_mbuf* m, uint32_t off, uint32_t end, const MacAddr& mac) const;
 
   PortSecurityConfig cfg_;
-  std::optional<MacAddr> mac_;
+  std::atomic<uint64_t> mac_{0};
 };
 
 }  // namespace vo

@@ -88,14 +88,22 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   port->rss_ = queues == 1 ? "one queue"
                : rss      ? "RSS over addresses and ports"
                           : "no RSS: the device spreads flows its own way";
-  int rc = rte_eth_dev_configure(id, queues, queues, &conf);
-  for (uint16_t q = 0; rc == 0 && q < queues; ++q) {
+  // A transmit queue per datapath thread where the device has them, so that
+  // threads sending here share nothing; fewer, and they take turns (TxQueue).
+  const uint16_t tx_queues = std::max<uint16_t>(
+      queues, std::min<uint16_t>(datapath_threads(), uint16_t(info.max_tx_queues)));
+  int rc = rte_eth_dev_configure(id, queues, tx_queues, &conf);
+  for (uint16_t q = 0; rc == 0 && q < queues; ++q)
     rc = rte_eth_rx_queue_setup(id, q, opts.rx_desc, rte_eth_dev_socket_id(id), nullptr, pool);
-    if (rc == 0) rc = rte_eth_tx_queue_setup(id, q, opts.tx_desc, rte_eth_dev_socket_id(id), nullptr);
-  }
+  for (uint16_t q = 0; rc == 0 && q < tx_queues; ++q)
+    rc = rte_eth_tx_queue_setup(id, q, opts.tx_desc, rte_eth_dev_socket_id(id), nullptr);
   if (rc == 0) rc = rte_eth_dev_start(id);
   port->queues_ = queues;
   port->rx_per_queue_.assign(queues, 0);
+  port->tx_queues_ = std::vector<TxQueue>(tx_queues);
+  if (tx_queues < datapath_threads())
+    VO_LOG(INFO, "port %s: %u transmit queue(s) for %u datapath lcores: they take turns",
+           port->name().c_str(), tx_queues, datapath_threads());
   if (rc != 0) {
     error = "cannot start device '" + opts.devargs + "': " + rte_strerror(-rc);
     return nullptr;
@@ -161,17 +169,10 @@ void NicPort::normalize_rx(rte_mbuf** pkts, uint16_t& n) {
   n = kept;
 }
 
-// Every receive queue, each round starting one later, so that a busy queue
-// cannot keep the others waiting.
-uint16_t NicPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
-  uint16_t got = 0;
-  for (uint16_t k = 0; k < queues_ && got < n; ++k) {
-    const uint16_t q = uint16_t((next_queue_ + k) % queues_);
-    const uint16_t c = rte_eth_rx_burst(port_id_, q, pkts + got, uint16_t(n - got));
-    rx_per_queue_[q] += c;
-    got = uint16_t(got + c);
-  }
-  next_queue_ = uint16_t((next_queue_ + 1) % queues_);
+uint16_t NicPort::rx_burst(uint16_t queue, rte_mbuf** pkts, uint16_t n) {
+  if (queue >= queues_) return 0;
+  uint16_t got = rte_eth_rx_burst(port_id_, queue, pkts, n);
+  rx_per_queue_[queue] += got;
   normalize_rx(pkts, got);
   return got;
 }
@@ -186,7 +187,7 @@ Port::Details NicPort::details() const {
 Reason NicPort::tx_prepare(rte_mbuf* m) {
   // Rewrites pseudo-header sums into the form this device wants (some want it
   // without the length for TSO) and checks the device's limits.
-  if (rte_eth_tx_prepare(port_id_, 0, &m, 1) == 1) return Reason::Ok;
+  if (rte_eth_tx_prepare(port_id_, tx_queue(), &m, 1) == 1) return Reason::Ok;
   VO_LOG_RL(WARNING, "port %s: the device refused a packet in tx_prepare: %s", name().c_str(),
             rte_strerror(rte_errno));
   return Reason::DeviceRefused;
@@ -197,14 +198,26 @@ Reason NicPort::tx_prepare(rte_mbuf* m) {
 // segment arrives (vhost_port.cc). Such a packet is handed over as a copy in a
 // chain of pool mbufs: 64 KB copied costs less than the write per segment the
 // PMD then makes.
+uint16_t NicPort::tx_queue() const { return uint16_t(datapath_thread() % tx_queues_.size()); }
+
 uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  auto send = [this](rte_mbuf** p, uint16_t k) { return rte_eth_tx_burst(port_id_, 0, p, k); };
-  if (!tso_by_rte_gso_) return send(pkts, n);
-  if (tx_scratch_.size() < n) tx_scratch_.resize(n);
-  return send_with_copies(
-      pkts, n, tx_scratch_.data(), pool_,
-      [](const rte_mbuf* m) { return RTE_MBUF_HAS_EXTBUF(m) && (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG); },
-      send);
+  const uint16_t qid = tx_queue();
+  TxQueue& q = tx_queues_[qid];
+  const bool shared = tx_queues_.size() < datapath_threads();
+  if (shared) rte_spinlock_lock(&q.lock);
+  auto send = [this, qid](rte_mbuf** p, uint16_t k) { return rte_eth_tx_burst(port_id_, qid, p, k); };
+  uint16_t sent;
+  if (!tso_by_rte_gso_) {
+    sent = send(pkts, n);
+  } else {
+    if (q.scratch.size() < n) q.scratch.resize(n);
+    sent = send_with_copies(
+        pkts, n, q.scratch.data(), pool_,
+        [](const rte_mbuf* m) { return RTE_MBUF_HAS_EXTBUF(m) && (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG); },
+        send);
+  }
+  if (shared) rte_spinlock_unlock(&q.lock);
+  return sent;
 }
 
 }  // namespace vo

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <rte_spinlock.h>
+
 #include "ports/port.h"
 
 struct rte_mempool;
@@ -21,9 +23,9 @@ struct NicOptions {
   bool tso = true;       // hand large segments to the device when it can cut them
   bool csum = true;      // let the device finish checksums
   bool gro = true;       // merge received segments toward ports that take them
-  // Receive queues, spread by the device's RSS where it has it, each polled;
-  // as many transmit queues, of which the one datapath lcore uses the first
-  // (one per lcore once there are several).
+  // Receive queues, spread by the device's RSS where it has it, each polled
+  // by one datapath lcore; as many transmit queues, and at least one per
+  // datapath lcore where the device has that many.
   uint16_t queues = 1;
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
@@ -37,7 +39,8 @@ class NicPort final : public Port {
 
   const char* kind() const override { return "nic"; }
   bool ready() const override { return true; }
-  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  uint16_t rx_queues() const override { return queues_; }
+  uint16_t rx_burst(uint16_t queue, rte_mbuf** pkts, uint16_t n) override;
   Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
   TxCaps tx_caps() const override { return caps_; }
@@ -49,15 +52,24 @@ class NicPort final : public Port {
  private:
   NicPort(std::string name, uint16_t port_id) : Port(std::move(name)), port_id_(port_id) {}
   void normalize_rx(rte_mbuf** pkts, uint16_t& n);
+  // The calling datapath thread's transmit queue.
+  [[nodiscard]] uint16_t tx_queue() const;
+
+  // A transmit queue: its own lcore's where there is one per lcore; shared,
+  // under the lock, where the device has fewer (an ethdev queue is not
+  // thread-safe).
+  struct TxQueue {
+    rte_spinlock_t lock = RTE_SPINLOCK_INITIALIZER;
+    std::vector<rte_mbuf*> scratch;  // the burst as handed to the device (copies in it)
+  };
 
   uint16_t port_id_;
   uint16_t queues_ = 1;
-  uint16_t next_queue_ = 0;  // the receive queue read first next round
   std::string rss_;          // how received flows are spread over the queues, for stats
   std::vector<uint64_t> rx_per_queue_;  // datapath writes, telemetry reads
   bool tso_by_rte_gso_ = false;  // the device's TSO is rte_gso in software (net_tap)
   rte_mempool* pool_ = nullptr;
-  std::vector<rte_mbuf*> tx_scratch_;  // the burst as handed to the device (copies in it)
+  std::vector<TxQueue> tx_queues_;
   TxCaps caps_;
   std::string offload_names_;
 };

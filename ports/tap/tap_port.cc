@@ -217,8 +217,8 @@ void TapReadiness::remove(TapPort::Queue* q) { epoll_ctl(epfd_, EPOLL_CTL_DEL, q
 
 void TapReadiness::poll() {
   uint64_t now = rte_get_tsc_cycles();
-  if (now < next_) return;
-  next_ = now + interval_tsc_;
+  uint64_t next = next_.load(std::memory_order_relaxed);
+  if (now < next || !next_.compare_exchange_strong(next, now + interval_tsc_)) return;
   epoll_event evs[64];
   int n = epoll_wait(epfd_, evs, 64, 0);
   waits_.fetch_add(1, std::memory_order_relaxed);
@@ -438,8 +438,8 @@ uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
                    : len > kMaxGsoPacketLen                 ? Reason::TooLarge
                                                             : Reason::Ok;
     if (early != Reason::Ok) {  // the spare mbufs stay for the next read
-      stats.rx_packets++;
-      stats.rx_invalid.add(early);
+      stats().rx_packets++;
+      stats().rx_invalid.add(early);
       VO_LOG_RL(WARNING, "port %s: dropped a %zd-byte read from the kernel: %s", name().c_str(),
                 r, std::string(describe(early)).c_str());
       continue;
@@ -450,7 +450,8 @@ uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
   return got;
 }
 
-uint16_t TapPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
+uint16_t TapPort::rx_burst(uint16_t /*queue*/, rte_mbuf** pkts, uint16_t n) {
+  SharedIo io(*this);
   uint64_t now = rte_get_tsc_cycles();
   if (now >= next_check_) check_alive(now);
   if (!ready()) return 0;
@@ -486,6 +487,7 @@ Reason TapPort::tx_prepare(rte_mbuf* m) {
 // the host spread flows over CPUs as they do a multi-queue NIC's, and a
 // flow stays on one queue, in order.
 uint16_t TapPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
+  SharedIo io(*this);
   if (!ready()) return 0;
   const size_t nq = queues_.size();
   iovec iov[kMaxTxIov];
@@ -507,7 +509,7 @@ uint16_t TapPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
         return i;
       }
       tx_refused_++;
-      stats.tx_invalid.add(Reason::DeviceRefused);
+      stats().tx_invalid.add(Reason::DeviceRefused);
       VO_LOG_RL(WARNING, "port %s: the kernel refused a %u-byte frame: %s", name().c_str(),
                 m->pkt_len, errno_text(errno).c_str());
     } else {

@@ -8,6 +8,7 @@
 // reads details(), which uses only what is fixed at open and atomics.
 #pragma once
 
+#include <rte_spinlock.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "ports/port.h"
+
 #include "virtio_net_hdr.h"
 
 struct rte_mempool;
@@ -55,7 +57,9 @@ class TapPort final : public Port {
 
   const char* kind() const override { return "kernel"; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
-  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  // One receive queue for the datapath: a kernel port's descriptors share
+  // its liveness and readiness state, so one lcore reads them all.
+  uint16_t rx_burst(uint16_t queue, rte_mbuf** pkts, uint16_t n) override;
   Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
   TxCaps tx_caps() const override;
@@ -90,6 +94,25 @@ class TapPort final : public Port {
   void check_alive(uint64_t now);
   void go_down(const std::string& why);
   void release();
+
+  // Reading and writing take turns when several datapath lcores run (one
+  // reads, any writes, and either may close the descriptors in go_down):
+  // each frame is a system call, next to which the lock costs nothing.
+  class SharedIo {
+   public:
+    explicit SharedIo(TapPort& p) : lock_(datapath_threads() > 1 ? &p.io_lock_ : nullptr) {
+      if (lock_) rte_spinlock_lock(lock_);
+    }
+    ~SharedIo() {
+      if (lock_) rte_spinlock_unlock(lock_);
+    }
+    SharedIo(const SharedIo&) = delete;
+    SharedIo& operator=(const SharedIo&) = delete;
+
+   private:
+    rte_spinlock_t* lock_;
+  };
+  rte_spinlock_t io_lock_ = RTE_SPINLOCK_INITIALIZER;
 
   TapOptions opts_;
   rte_mempool* pool_;
@@ -137,7 +160,7 @@ class TapReadiness {
   TapReadiness(int epfd, uint64_t interval_tsc) : epfd_(epfd), interval_tsc_(interval_tsc) {}
   int epfd_;
   uint64_t interval_tsc_;
-  uint64_t next_ = 0;
+  std::atomic<uint64_t> next_{0};  // kernel ports on several lcores poll it
   std::atomic<uint64_t> waits_{0};
 };
 

@@ -50,7 +50,7 @@ class TapPortTest : public ::testing::Test {
     int on = 1;
     ASSERT_EQ(setsockopt(sock_, SOL_PACKET, PACKET_VNET_HDR, &on, sizeof(on)), 0);
     rte_mbuf* none[1];
-    ASSERT_EQ(port_->rx_burst(none, 1), 0);  // the port takes its spare mbufs
+    ASSERT_EQ(port_->rx_burst(0, none, 1), 0);  // the port takes its spare mbufs
     baseline_ = pool_.in_use();
   }
   void TearDown() override {
@@ -92,15 +92,15 @@ TEST_F(TapPortTest, RefusedFramesCountAgainstTheBurst) {
   for (int i = 0; i < kFrames; ++i) ASSERT_TRUE(send(h, frame, sizeof(frame))) << std::strerror(errno);
   rte_mbuf* pkts[32];
   uint64_t reads = detail(*port_, "rx_reads");
-  EXPECT_EQ(port_->rx_burst(pkts, 32), 0);
+  EXPECT_EQ(port_->rx_burst(0, pkts, 32), 0);
   EXPECT_LE(detail(*port_, "rx_reads") - reads, 32u);
   int rounds = 1;
-  while (port_->stats.rx_packets < kFrames && rounds < 1000) {
-    EXPECT_EQ(port_->rx_burst(pkts, 32), 0);
+  while (port_->stats().rx_packets < kFrames && rounds < 1000) {
+    EXPECT_EQ(port_->rx_burst(0, pkts, 32), 0);
     ++rounds;
   }
-  EXPECT_EQ(port_->stats.rx_packets, uint64_t(kFrames));
-  EXPECT_EQ(port_->stats.rx_invalid[Reason::NotIp], uint64_t(kFrames));
+  EXPECT_EQ(port_->stats().rx_packets, uint64_t(kFrames));
+  EXPECT_EQ(port_->stats().rx_invalid[Reason::NotIp], uint64_t(kFrames));
   EXPECT_GE(rounds, kFrames / 32);
   EXPECT_EQ(pool_.in_use(), baseline_) << "a refused frame's mbufs were not given back";
 }

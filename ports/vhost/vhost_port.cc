@@ -348,9 +348,10 @@ void VhostPort::attach(int vid) {
   // The datapath polls: the guest need not kick us (saves it a VM exit per
   // kick). With EVENT_IDX the library leaves avail_event where the guest's
   // driver started it, so the guest kicks once per 65,536 buffers at most.
-  quiet_rings_ = 0;
+  uint32_t quiet = 0;
   for (uint16_t q = 0; q < rte_vhost_get_vring_num(vid) && q < 2 * kMaxQueuePairs; ++q)
-    if (rte_vhost_enable_guest_notification(vid, q, 0) == 0) quiet_rings_ |= 1u << q;
+    if (rte_vhost_enable_guest_notification(vid, q, 0) == 0) quiet |= 1u << q;
+  quiet_rings_.store(quiet);
   const uint32_t ready = ready_rings_.load();
   for (uint16_t q = 0; q < 2 * kMaxQueuePairs; ++q) {
     calls_[q].configure(rte_get_tsc_hz() * opts_.notify.gap_us / 1000000);
@@ -411,30 +412,30 @@ void VhostPort::normalize_from_guest(rte_mbuf** pkts, uint16_t& n) {
   n = kept;
 }
 
-// Rings that became ready since the device started ask for no kicks either
-// (the datapath polls). Done here: the library reports them with its ring
-// locks held, which rte_vhost_enable_guest_notification takes.
-void VhostPort::quiet_new_rings(int vid, uint32_t ready) {
-  quiet_rings_ &= ready;  // a ring set up again asks again
-  for (uint32_t fresh = ready & ~quiet_rings_; fresh; fresh &= fresh - 1)
-    rte_vhost_enable_guest_notification(vid, uint16_t(__builtin_ctz(fresh)), 0);
-  quiet_rings_ |= ready;  // once each: a ring that refuses only costs kicks
+// A pair's rings that became ready since the device started ask for no kicks
+// either (the datapath polls). Done here: the library reports them with its
+// ring locks held, which rte_vhost_enable_guest_notification takes.
+void VhostPort::quiet_new_rings(int vid, uint16_t pair, uint32_t ready) {
+  const uint32_t pair_rings = 3u << (2 * pair);
+  uint32_t quiet = quiet_rings_.load(std::memory_order_relaxed);
+  if (const uint32_t gone = quiet & pair_rings & ~ready)  // a ring set up again asks again
+    quiet = quiet_rings_.fetch_and(~gone, std::memory_order_relaxed) & ~gone;
+  const uint32_t fresh = pair_rings & ready & ~quiet;
+  for (uint32_t f = fresh; f; f &= f - 1)
+    rte_vhost_enable_guest_notification(vid, uint16_t(__builtin_ctz(f)), 0);
+  if (fresh) quiet_rings_.fetch_or(fresh, std::memory_order_relaxed);  // once each: a ring that refuses only costs kicks
 }
 
-// Every ready ring from the guest, each round starting one pair later, so
-// that a busy queue cannot keep the others waiting.
-uint16_t VhostPort::rx_burst(rte_mbuf** pkts, uint16_t n) {
-  if (!ready()) return 0;
-  const int vid = vid_.load(std::memory_order_relaxed);
+// Queue `pair`'s ring from the guest; each pair is polled by one datapath
+// lcore.
+uint16_t VhostPort::rx_burst(uint16_t pair, rte_mbuf** pkts, uint16_t n) {
+  if (!ready() || pair >= kMaxQueuePairs) return 0;
+  const uint16_t ring = uint16_t(2 * pair + 1);
   const uint32_t ready = ready_rings_.load(std::memory_order_acquire);
-  if (ready & ~quiet_rings_) quiet_new_rings(vid, ready);
-  uint16_t got = 0;
-  for (uint16_t k = 0; k < kMaxQueuePairs && got < n; ++k) {
-    const uint16_t ring = uint16_t(2 * ((next_pair_ + k) % kMaxQueuePairs) + 1);
-    if (ready & (1u << ring))
-      got += rte_vhost_dequeue_burst(vid, ring, pool_, pkts + got, uint16_t(n - got));
-  }
-  next_pair_ = uint16_t((next_pair_ + 1) % kMaxQueuePairs);
+  const int vid = vid_.load(std::memory_order_relaxed);
+  quiet_new_rings(vid, pair, ready);
+  if (!(ready & (1u << ring))) return 0;
+  uint16_t got = rte_vhost_dequeue_burst(vid, ring, pool_, pkts, n);
   normalize_from_guest(pkts, got);
   return got;
 }
@@ -467,17 +468,21 @@ uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
         return took;
       },
       &full);
-  if (full >= 0) rx_ring_full_[full / 2] = true;
+  if (full >= 0) rx_ring_full_[full / 2].store(true, std::memory_order_relaxed);
   return sent;
 }
 
 // One call per ring per round at most, spaced by the gap while the guest
-// keeps asking (guest_call.h); each pair on its own.
+// keeps asking (guest_call.h); each pair on its own. With several datapath
+// lcores, whichever comes first does it for the round: the call decides from
+// the ring's indexes, which every lcore's packets moved.
 void VhostPort::end_of_round(uint64_t now) {
   if (!ready()) return;
+  if (pacing_.test_and_set(std::memory_order_acquire)) return;
   const uint32_t ready = ready_rings_.load(std::memory_order_acquire);
   for (uint16_t pair = 0; pair < kMaxQueuePairs; ++pair)
     if ((ready >> (2 * pair)) & 3u) pace_calls(pair, now);
+  pacing_.clear(std::memory_order_release);
 }
 
 void VhostPort::pace_calls(uint16_t pair, uint64_t now) {
@@ -487,8 +492,7 @@ void VhostPort::pace_calls(uint16_t pair, uint64_t now) {
   bool rx_streams = rx.streams(), tx_streams = tx.streams();
   // A guest whose receive ring is full is called at once: held, it would
   // find the ring full again and the switch would queue, then drop.
-  Action a = rx.end_of_round(now, tx_streams, rx_ring_full_[pair]);
-  rx_ring_full_[pair] = false;
+  Action a = rx.end_of_round(now, tx_streams, rx_ring_full_[pair].exchange(false, std::memory_order_relaxed));
   Action b = tx.end_of_round(now, rx_streams, a == Action::Call);
   // The pair's calls go together: one interrupt where the guest shares one
   // line or vector between its rings (INTx), one gap for both.

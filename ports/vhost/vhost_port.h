@@ -48,7 +48,13 @@ class VhostPort final : public Port {
 
   const char* kind() const override { return "vhost"; }
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
-  uint16_t rx_burst(rte_mbuf** pkts, uint16_t n) override;
+  // A queue pair each: polled by one datapath lcore, sent to from any (the
+  // library locks each ring to the guest).
+  uint16_t rx_queues() const override { return opts_.max_queue_pairs; }
+  bool rx_queue_active(uint16_t pair) const override {
+    return ready() && (ready_rings_.load(std::memory_order_relaxed) >> (2 * pair + 1)) & 1u;
+  }
+  uint16_t rx_burst(uint16_t pair, rte_mbuf** pkts, uint16_t n) override;
   Reason tx_prepare(rte_mbuf* m) override;
   uint16_t tx_burst(rte_mbuf** pkts, uint16_t n) override;
   void end_of_round(uint64_t now) override;
@@ -90,8 +96,8 @@ class VhostPort final : public Port {
   static void on_destroy_device(int vid);
   static int on_vring_state_changed(int vid, uint16_t queue, int enable);
   void take_over_calls(int vid, uint16_t queue);
-  // Datapath: the guest's rings that are ready stop asking it for kicks.
-  void quiet_new_rings(int vid, uint32_t ready);
+  // Datapath: pair's rings that are ready stop asking the guest for kicks.
+  void quiet_new_rings(int vid, uint16_t pair, uint32_t ready);
   // Datapath: the ring to the guest that `m`'s flow goes to, of `rings`.
   static uint16_t ring_for(const rte_mbuf* m, const uint16_t* rings, uint16_t n);
   // Datapath: the calls of queue pair `pair` this round.
@@ -133,9 +139,10 @@ class VhostPort final : public Port {
   // The guest's rings the library has ready (bit i: ring i), as its
   // vring_state_changed says: the datapath reads from and writes to these.
   std::atomic<uint32_t> ready_rings_{0};
-  uint32_t quiet_rings_ = 0;   // datapath: rings told not to ask for kicks
-  uint16_t next_pair_ = 0;     // datapath: the pair read first next round
-  bool rx_ring_full_[kMaxQueuePairs] = {};  // this round the ring to the guest took less than given
+  std::atomic<uint32_t> quiet_rings_{0};  // datapath: rings told not to ask for kicks
+  // This round the ring to the guest took less than given.
+  std::atomic<bool> rx_ring_full_[kMaxQueuePairs] = {};
+  std::atomic_flag pacing_ = ATOMIC_FLAG_INIT;  // a datapath lcore paces the calls
   std::atomic<uint64_t> refused_rings_{0};  // rings beyond max_queue_pairs the guest set up
   mutable std::mutex calls_mutex_;
 };
