@@ -13,7 +13,7 @@ using json = nlohmann::ordered_json;
 
 // A port in a line of `list`: what it is, whether it is up, its traffic.
 json summary(const PortRegistry::Entry& e) {
-  const PortStats& s = e.port->stats;
+  const PortStats s = e.port->stats_total();
   uint64_t rx_drops = 0, tx_drops = s.tx_dropped + s.tx_expired + s.too_big_dropped;
   for (size_t i = 1; i < kReasonCount; ++i) {
     rx_drops += s.rx_invalid.count[i];
@@ -31,7 +31,7 @@ json details(const PortRegistry::Entry& e) {
   j["port_security"] = describe(e.spec.policy.security);
   j["vlans"] = describe(e.spec.policy.vlan);
   json counters = json::object();
-  for_each_counter(e.port->stats, [&](const char* n, uint64_t v) { counters[n] = v; });
+  for_each_counter(e.port->stats_total(), [&](const char* n, uint64_t v) { counters[n] = v; });
   j["counters"] = counters;
   Port::Details d = e.port->details();
   json facts = json::object();
@@ -140,6 +140,23 @@ json set_port(PortRegistry& ports, const json& req) {
   return {{"ok", true}, {"port", e->spec.name}, {"notes", notes}};
 }
 
+// Each datapath thread's load and the receive queues it polls.
+json queues(const Datapath& dp) {
+  json threads = json::array();
+  for (uint16_t t = 0; t < dp.threads(); ++t) {
+    const Datapath::Load l = dp.load(t);
+    const uint64_t all = l.busy_cycles + l.idle_cycles;
+    threads.push_back({{"thread", t}, {"lcore", dp.lcore(t)}, {"busy_cycles", l.busy_cycles},
+                       {"idle_cycles", l.idle_cycles}, {"packets", l.packets},
+                       {"busy_share", all ? double(l.busy_cycles) / double(all) : 0.0}});
+  }
+  json rxqs = json::array();
+  for (const RxqLoad& q : dp.rx_queues())
+    rxqs.push_back({{"port", q.port}, {"queue", q.queue}, {"thread", q.thread},
+                    {"active", q.active}, {"cycles", q.cycles}, {"packets", q.packets}});
+  return {{"ok", true}, {"threads", threads}, {"queues", rxqs}};
+}
+
 }  // namespace
 
 json handle_request(PortRegistry& ports, const json& req) {
@@ -169,7 +186,17 @@ json handle_request(PortRegistry& ports, const json& req) {
     if (!e) return failure(error);
     return {{"ok", true}, {"port", details(*e)}};
   }
-  return failure("unknown command '" + cmd + "' (add-port, del-port, set-port, list, show)");
+  if (cmd == "queues") return queues(ports.datapath());
+  if (cmd == "rebalance") {
+    json moved = json::array();
+    for (const RxqLoad& q : ports.datapath().rebalance())
+      moved.push_back({{"port", q.port}, {"queue", q.queue}, {"thread", q.thread}, {"cycles", q.cycles}});
+    json answer = queues(ports.datapath());
+    answer["moved"] = moved;
+    return answer;
+  }
+  return failure("unknown command '" + cmd +
+                 "' (add-port, del-port, set-port, list, show, queues, rebalance)");
 }
 
 }  // namespace vo::control

@@ -44,6 +44,7 @@ class PortRegistry {
   [[nodiscard]] const Entry* find(const std::string& name) const;
   [[nodiscard]] Entry* find(const std::string& name);
   [[nodiscard]] const std::vector<std::unique_ptr<Entry>>& entries() const { return entries_; }
+  [[nodiscard]] Datapath& datapath() { return dp_; }
 
  private:
   std::unique_ptr<Port> open(const PortSpec& spec, std::string& error);

@@ -1,8 +1,41 @@
 #include "cli.h"
 
+#include <algorithm>
+
 #include "vswitch/egress.h"
 
 namespace vo::cli {
+namespace {
+
+// "1,2" or "1-3": at most kMaxDatapathThreads lcores, each once.
+bool parse_lcores(const std::string& s, std::vector<unsigned>& out, std::string& error) {
+  out.clear();
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = std::min(s.find(',', start), s.size());
+    const std::string item = s.substr(start, comma - start);
+    const size_t dash = item.find('-');
+    uint32_t lo = 0, hi = 0;
+    bool ok = control::parse_whole_number(item.substr(0, dash), lo);
+    hi = lo;
+    if (ok && dash != std::string::npos) ok = control::parse_whole_number(item.substr(dash + 1), hi);
+    if (!ok || hi < lo || hi >= 1024) {
+      error = "--datapath-lcores takes lcore numbers and ranges such as 1,2 or 1-3, not '" + s + "'";
+      return false;
+    }
+    for (uint32_t l = lo; l <= hi; ++l)
+      if (std::find(out.begin(), out.end(), l) == out.end()) out.push_back(l);
+    start = comma + 1;
+  }
+  if (out.size() > kMaxDatapathThreads) {
+    error = "--datapath-lcores names " + std::to_string(out.size()) + " lcores; the switch runs " +
+            std::to_string(kMaxDatapathThreads) + " datapath threads at most";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string usage(const char* prog) {
   return std::string("Usage: ") + prog + R"( [OPTIONS] [-- EAL-OPTIONS]
@@ -28,7 +61,10 @@ Control (tools/vo-ctl adds, removes and shows ports while the switch runs):
   --control-mode MODE     its permission bits, octal (default 0660)
 
 Datapath:
-  --datapath-lcore N      lcore of the forwarding loop (default: the last lcore in -l)
+  --datapath-lcores LIST  lcores of the datapath threads, e.g. 1,2 or 1-3 (default:
+                          every lcore EAL gives but the main one); each polls its
+                          share of the ports' receive queues (vo-ctl rebalance
+                          moves them by load). --datapath-lcore N: one
   --mbufs N               mbufs in the packet pool (default 32768)
   --gro-timeout-us N      hold segments up to N us for merging (default 0: flush per burst)
   --idle-sleep-max-us N   longest nap of an idle datapath (default 200; 0 = busy poll)
@@ -128,9 +164,9 @@ std::optional<Config> parse_words(const std::vector<std::string>& argv, std::str
         error = "--control-mode takes octal permission bits such as 0660, not '" + std::string(v) + "'";
         return std::nullopt;
       }
-    } else if (a == "--datapath-lcore") {
-      if (!want_number(a)) return std::nullopt;
-      c.datapath_lcore = int(n);
+    } else if (a == "--datapath-lcore" || a == "--datapath-lcores") {
+      if (!parse_lcores(v, c.datapath_lcores, error)) return std::nullopt;
+      c.datapath.threads = uint16_t(c.datapath_lcores.size());
     } else if (a == "--mbufs") {
       if (!want_number(a)) return std::nullopt;
       c.mbufs = n;

@@ -17,7 +17,8 @@ namespace vo::cli {
 struct Config {
   std::vector<control::PortSpec> ports;
   DatapathConfig datapath;
-  int datapath_lcore = -1;  // -1: the last lcore EAL gives us
+  // The datapath threads' lcores; empty: every worker lcore EAL gives us.
+  std::vector<unsigned> datapath_lcores;
   uint32_t mbufs = 32768;
   bool zero_copy_gso = true;
   control::ControlOptions control;      // --control, --control-group, --control-mode

@@ -105,9 +105,36 @@ void save_ports(const vo::cli::Config& c, const vo::control::PortRegistry& ports
   }
 }
 
+struct Thread {
+  vo::Datapath* dp;
+  uint16_t index;
+};
+
 int datapath_main(void* arg) {
-  static_cast<vo::Datapath*>(arg)->run();
+  const auto* t = static_cast<const Thread*>(arg);
+  t->dp->run(t->index);
   return 0;
+}
+
+// The datapath threads' lcores: as given, or every worker lcore EAL has.
+// Empty, with `error`, when one cannot be used.
+std::vector<unsigned> datapath_lcores(const vo::cli::Config& c, std::string& error) {
+  std::vector<unsigned> lcores = c.datapath_lcores;
+  if (lcores.empty()) {
+    unsigned l;
+    RTE_LCORE_FOREACH_WORKER(l) {
+      if (lcores.size() < vo::kMaxDatapathThreads) lcores.push_back(l);
+    }
+  }
+  if (lcores.empty()) error = "no lcore for the datapath: give EAL two, e.g. -l 0,1";
+  for (unsigned l : lcores)
+    if (l >= RTE_MAX_LCORE || !rte_lcore_is_enabled(l) || l == rte_get_main_lcore()) {
+      error = "lcore " + std::to_string(l) + " cannot run the datapath: give EAL lcores for it "
+              "beside the main one (e.g. -l 0,1,2 for --datapath-lcores 1,2, or --lcores to put "
+              "several on one CPU)";
+      return {};
+    }
+  return lcores;
 }
 
 }  // namespace
@@ -137,13 +164,14 @@ int main(int argc, char** argv) {
                          "without hugepages pass --no-huge)\n", rte_strerror(rte_errno));
     return 1;
   }
-  unsigned lcore = cfg->datapath_lcore >= 0 ? unsigned(cfg->datapath_lcore)
-                                             : rte_get_next_lcore(-1, 1, 0);
-  if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore) || lcore == rte_get_main_lcore()) {
-    std::fprintf(stderr, "vhost-offload: no lcore for the datapath: give EAL two, e.g. -l 0,1\n");
+  const std::vector<unsigned> lcores = datapath_lcores(*cfg, error);
+  if (lcores.empty()) {
+    std::fprintf(stderr, "vhost-offload: %s\n", error.c_str());
     rte_eal_cleanup();
     return 1;
   }
+  cfg->datapath.threads = uint16_t(lcores.size());
+  vo::set_datapath_threads(cfg->datapath.threads);  // before any port opens
   Switch sw;
   if (!build(*cfg, sw, error)) {
     std::fprintf(stderr, "vhost-offload: %s\n", error.c_str());
@@ -153,9 +181,15 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  rte_eal_remote_launch(datapath_main, sw.dp.get(), lcore);
-  VO_LOG(INFO, "running: %zu ports, datapath on lcore %u, control socket %s%s",
-         sw.ports->entries().size(), lcore, control->path().c_str(),
+  std::vector<Thread> threads;
+  std::string on;
+  for (uint16_t i = 0; i < lcores.size(); ++i) {
+    threads.push_back({sw.dp.get(), i});
+    on += (i ? "," : "") + std::to_string(lcores[i]);
+  }
+  for (uint16_t i = 0; i < lcores.size(); ++i) rte_eal_remote_launch(datapath_main, &threads[i], lcores[i]);
+  VO_LOG(INFO, "running: %zu ports, datapath on lcore%s %s, control socket %s%s",
+         sw.ports->entries().size(), lcores.size() > 1 ? "s" : "", on.c_str(), control->path().c_str(),
          sw.ports->entries().empty() ? " (add ports with tools/vo-ctl add-port)" : "");
   control->serve([] { return g_stop != 0; }, [&](const nlohmann::ordered_json& request) {
     // Saved whenever the ports changed, whatever the request and its outcome
@@ -170,7 +204,7 @@ int main(int argc, char** argv) {
   control.reset();
   sw.ports.reset();  // each port leaves the datapath, then closes: guests disconnect
   sw.dp->stop();
-  rte_eal_wait_lcore(lcore);
+  for (unsigned l : lcores) rte_eal_wait_lcore(l);
   sw.dp.reset();     // frees what was still queued
   unsigned in_use = rte_mempool_in_use_count(sw.pool) + rte_mempool_in_use_count(sw.indirect);
   VO_LOG(INFO, "stopped cleanly; %u mbufs still in use", in_use);

@@ -4,6 +4,7 @@
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -28,7 +29,7 @@ void add_u64(rte_tel_data* d, const char* name, uint64_t v) {
 rte_tel_data* port_dict(Port* p) {
   rte_tel_data* d = rte_tel_data_alloc();
   rte_tel_data_start_dict(d);
-  const PortStats& s = p->stats;
+  const PortStats s = p->stats_total();
   rte_tel_data_add_dict_string(d, "kind", p->kind());
   add_u64(d, "ready", p->ready());
   for_each_counter(s, [&](const char* name, uint64_t v) { add_u64(d, name, v); });
@@ -62,12 +63,32 @@ int stats_cmd(const char*, const char*, rte_tel_data* d) {
   add_u64(d, "mempool_size", g_registered.pool->size);
   add_u64(d, "indirect_in_use", rte_mempool_in_use_count(g_registered.indirect));
   add_u64(d, "mac_entries", g_registered.dp->mac_entries());
-  const Datapath::Load load = g_registered.dp->load();
+  const Datapath& dp = *g_registered.dp;
+  const Datapath::Load load = dp.load();
   add_u64(d, "datapath_busy_cycles", load.busy_cycles);
   add_u64(d, "datapath_idle_cycles", load.idle_cycles);
   add_u64(d, "datapath_rounds", load.rounds);
   add_u64(d, "datapath_packets", load.packets);
   add_u64(d, "tsc_hz", rte_get_tsc_hz());
+  add_u64(d, "datapath_threads", dp.threads());
+  // Each datapath thread's own (as OVS's pmd-stats-show), and the receive
+  // queues it polls ("vm1:0 nic0:1").
+  const std::vector<RxqLoad> rxqs = dp.rx_queues();
+  for (uint16_t t = 0; t < dp.threads(); ++t) {
+    const Datapath::Load l = dp.load(t);
+    const std::string p = "thread" + std::to_string(t) + "_";
+    add_u64(d, (p + "lcore").c_str(), uint64_t(std::max(dp.lcore(t), 0)));
+    add_u64(d, (p + "busy_cycles").c_str(), l.busy_cycles);
+    add_u64(d, (p + "idle_cycles").c_str(), l.idle_cycles);
+    add_u64(d, (p + "packets").c_str(), l.packets);
+    std::string queues;
+    for (const RxqLoad& q : rxqs)
+      if (q.thread == t && q.active)
+        queues += (queues.empty() ? "" : " ") + q.port + ":" + std::to_string(q.queue);
+    // A telemetry string holds 128 bytes: the control socket's "queues" lists them all.
+    if (queues.size() > 120) queues = queues.substr(0, 116) + " ...";
+    rte_tel_data_add_dict_string(d, (p + "queues").c_str(), queues.c_str());
+  }
   const MacCounters& m = g_registered.dp->mac_counters();
   add_u64(d, "mac_learned", m.learned);
   add_u64(d, "mac_moved", m.moved);
