@@ -118,7 +118,8 @@ class Process:
 
 
 class Switch:
-    """vhost-offload on lcores 0 (control) and 1 (datapath), without hugepages.
+    """vhost-offload on lcores 0 (control) and 1 (datapath), without hugepages, or on
+    `lcores` (an -l list, or a --lcores map such as "0@0,1@1,2@1").
     `eal_mem` replaces the EAL memory options (default: --no-huge -m 1024), e.g.
     ["-m", "1024", "--huge-unlink"] to run on hugepages."""
 
@@ -127,8 +128,10 @@ class Switch:
         self.workdir = workdir
         self.control = os.path.join(workdir, f"{self.prefix}.ctl")
         mem = ["--no-huge", "-m", "1024"] if eal_mem is None else list(eal_mem)
+        # "0,1" is an lcore list (-l); "0@0,1@1,2@1" maps lcores onto CPUs (--lcores).
+        lcore_opt = "--lcores" if "@" in lcores else "-l"
         argv = [SWITCH_BIN] + list(port_args) + ["--control", self.control] + list(extra_args) + [
-            "--", "-l", lcores] + mem + ["--no-pci",
+            "--", lcore_opt, lcores] + mem + ["--no-pci",
             "--file-prefix", self.prefix, "--log-level=lib.eal:warning"]
         self.process = Process(argv, os.path.join(workdir, f"{self.prefix}.log"),
                                runtime_dir=dpdk_runtime_dir(self.prefix))
@@ -353,7 +356,7 @@ class Capture(Process):
 
     def __init__(self, workdir, host, iface):
         self.pcap = os.path.join(workdir, f"{unique('cap')}-{iface}.pcap")
-        super().__init__(["dumpcap", "-q", "-i", iface, "-s", "128", "-w", self.pcap],
+        super().__init__(["dumpcap", "-q", "-P", "-i", iface, "-s", "128", "-w", self.pcap],
                          self.pcap + ".log", netns=host.name)
         wait_for(f"dumpcap on {iface}", lambda: os.path.exists(self.pcap), 10)
 
