@@ -100,8 +100,30 @@ TEST(Cli, BadLinesSayWhatToDo) {
       {{"--tap", "k0", "--disable", "tso,fast"}, "unknown offload 'fast' for kernel port"},
       {{"--vhost", "/tmp/a.sock", "--disable", "warp"}, "unknown offload 'warp'"},
       {{"--nic", "net_null0", "--control-mode", "rw"}, "octal permission bits"},
+      {{"--datapath-lcores", "1,x"}, "lcore numbers and ranges such as 1,2 or 1-3"},
+      {{"--datapath-lcores", "3-1"}, "lcore numbers and ranges"},
+      {{"--datapath-lcores", "1-9"}, "8 datapath threads at most"},
   };
   expect_refused(rows);
+}
+
+TEST(Cli, DatapathLcores) {
+  const std::pair<const char*, std::vector<unsigned>> rows[] = {
+      {"1", {1}}, {"1,2", {1, 2}}, {"2-4", {2, 3, 4}}, {"1,3-4,3", {1, 3, 4}}};
+  for (const auto& [list, want] : rows) {
+    std::string err;
+    auto c = run({"--datapath-lcores", list}, err);
+    ASSERT_TRUE(c) << list << ": " << err;
+    EXPECT_EQ(c->datapath_lcores, want) << list;
+    EXPECT_EQ(c->datapath.threads, want.size()) << list;
+  }
+  std::string err;
+  auto c = run({"--datapath-lcore", "3"}, err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_EQ(c->datapath_lcores, std::vector<unsigned>{3});
+  c = run({}, err);
+  ASSERT_TRUE(c) << err;
+  EXPECT_TRUE(c->datapath_lcores.empty()) << "default: every worker lcore EAL has";
 }
 
 TEST(Cli, QueuePairsPerGuestPort) {
@@ -210,7 +232,7 @@ TEST(Cli, HelpDocumentsEveryOption) {
   std::string u = usage("vhost-offload");
   for (const char* opt : {"--vhost ", "--vhost-client", "--nic", "--tap", "--netns", "--mtu",
                           "--queues", "tso4 tso6 csum ecn gro", "--name", "--disable", "--no-gro",
-                          "--datapath-lcore", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
+                          "--datapath-lcores", "--mbufs", "--gro-timeout-us", "--idle-sleep-max-us",
                           "--mac-age", "--tx-hold-us", "--tx-queue-mbufs", "--gso-copy", "--help", "--notify ",
                           "--notify-gap-us", "--mac-table-size", "--mac-per-port", "--socket-group", "--socket-owner", "--socket-mode",
                           "--port-security", "--mac ", "--allowed-ips", "--flood-pps",

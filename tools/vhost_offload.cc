@@ -116,6 +116,21 @@ int datapath_main(void* arg) {
   return 0;
 }
 
+// Datapath threads that share a CPU take turns on it, and one preempted while
+// it holds a guest ring's lock (librte_vhost's, around each enqueue) stalls
+// the other for the rest of its time slice: throughput falls to a fraction.
+void warn_if_sharing_cpus(const std::vector<unsigned>& lcores) {
+  for (size_t i = 0; i < lcores.size(); ++i)
+    for (size_t j = i + 1; j < lcores.size(); ++j) {
+      rte_cpuset_t a = rte_lcore_cpuset(lcores[i]), b = rte_lcore_cpuset(lcores[j]), both;
+      CPU_AND(&both, &a, &b);
+      if (CPU_COUNT(&both) > 0)
+        VO_LOG(WARNING, "datapath lcores %u and %u share a CPU: they take turns on it, and one "
+               "preempted while it holds a guest ring's lock stalls the other; give each its "
+               "own CPU (EAL -l or --lcores) for speed", lcores[i], lcores[j]);
+    }
+}
+
 // The datapath threads' lcores: as given, or every worker lcore EAL has.
 // Empty, with `error`, when one cannot be used.
 std::vector<unsigned> datapath_lcores(const vo::cli::Config& c, std::string& error) {
@@ -134,6 +149,7 @@ std::vector<unsigned> datapath_lcores(const vo::cli::Config& c, std::string& err
               "several on one CPU)";
       return {};
     }
+  warn_if_sharing_cpus(lcores);
   return lcores;
 }
 
