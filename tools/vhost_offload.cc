@@ -201,7 +201,8 @@ int main(int argc, char** argv) {
   std::string on;
   for (uint16_t i = 0; i < lcores.size(); ++i) {
     threads.push_back({sw.dp.get(), i});
-    on += (i ? "," : "") + std::to_string(lcores[i]);
+    if (i) on += ",";
+    on += std::to_string(lcores[i]);
   }
   for (uint16_t i = 0; i < lcores.size(); ++i) rte_eal_remote_launch(datapath_main, &threads[i], lcores[i]);
   VO_LOG(INFO, "running: %zu ports, datapath on lcore%s %s, control socket %s%s",

@@ -56,7 +56,8 @@ Datapath::Datapath(const DatapathConfig& cfg, const GsoConfig& gso, rte_mempool*
       macs_(tsc_hz_, cfg.mac_age_s, cfg.mac_limits) {
   cfg_.burst = std::min<uint16_t>(cfg_.burst, kMaxBurst);
   cfg_.threads = std::clamp<uint16_t>(cfg_.threads, 1, kMaxDatapathThreads);
-  tx_queue_mbufs_ = std::max<uint32_t>(cfg_.tx_queue_mbufs / cfg_.threads, 64);
+  // At least one 64 KB segment cut at the smallest MSS, as the command line asks.
+  tx_queue_mbufs_ = std::max<uint32_t>(cfg_.tx_queue_mbufs / cfg_.threads, kMaxEgressSegments);
   shared_.resize(kMaxPorts);
   for (uint16_t t = 0; t < cfg_.threads; ++t) {
     workers_.push_back(std::make_unique<Worker>());
@@ -79,7 +80,10 @@ bool Datapath::add_port(Port* p, const PortPolicy& policy, std::string& error) {
     error = "the switch has " + std::to_string(kMaxPorts) + " ports already";
     return false;
   }
-  shared_[slot] = std::make_unique<SharedPort>(p, policy, cfg_, tsc_hz_);
+  {
+    std::lock_guard<std::mutex> lock(list_mutex_);  // rx_queues() reads the slots
+    shared_[slot] = std::make_unique<SharedPort>(p, policy, cfg_, tsc_hz_);
+  }
   for (uint16_t q = 0; q < p->rx_queues(); ++q)
     assignment_.push_back({slot, q, uint16_t((slot + q) % threads())});
   Change c{Change::Kind::Add, slot};
@@ -105,6 +109,7 @@ Datapath::Removed Datapath::remove_port(Port* p) {
     macs_.forget_port(slot);
     rte_spinlock_unlock(&macs_lock_);
     std::erase_if(assignment_, [slot](const Assignment& a) { return a.slot == slot; });
+    std::lock_guard<std::mutex> lock(list_mutex_);
     shared_[slot].reset();
   }
   std::lock_guard<std::mutex> lock(list_mutex_);

@@ -57,8 +57,9 @@ struct DatapathConfig {
   // Datapath threads (kMaxDatapathThreads at most), each polling its share
   // of the receive queues: queue q of the port in slot s starts on thread
   // (s + q) % threads, so ports' first queues spread too. Each thread's
-  // egress queues take tx_queue_mbufs / threads, so that a port's bound
-  // holds whatever thread fills it.
+  // egress queues take tx_queue_mbufs / threads (at least what one cut
+  // 64 KB segment needs), so that a port's bound holds whatever thread
+  // fills it.
   uint16_t threads = 1;
 };
 
@@ -257,7 +258,7 @@ class Datapath {
   rte_spinlock_t macs_lock_ = RTE_SPINLOCK_INITIALIZER;
   // Slots, indexed as the MAC table names ports; null when free. Sized once:
   // threads read them while the control thread fills and clears entries.
-  std::vector<std::unique_ptr<SharedPort>> shared_;
+  std::vector<std::unique_ptr<SharedPort>> shared_;  // entries set and reset under list_mutex_ too
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Assignment> assignment_;  // control thread: where each queue is now
   std::mutex control_;                  // one change at a time

@@ -112,7 +112,7 @@ class DatapathTest : public ::testing::Test {
     GsoConfig gso{pool_, indirect_};
     dp_ = std::make_unique<Datapath>(cfg_, gso, pool_);
     for (size_t i = 0; i < caps.size(); ++i) {
-      ports_.push_back(std::make_unique<FakePort>("p" + std::to_string(i), caps[i]));
+      ports_.push_back(std::make_unique<FakePort>(std::string("p").append(std::to_string(i)), caps[i]));
       add(ports_.back().get(), i < policies.size() ? policies[i] : PortPolicy{});
     }
     hz_ = rte_get_tsc_hz();
@@ -593,8 +593,11 @@ TEST_F(DatapathThreadsTest, RebalanceMovesAQueueLosingAndReorderingNothing) {
               return m.port == "sender" && (m.queue == 0 || m.queue == 2) && m.thread == 1;
             }), 1);
   for (const RxqLoad& m : moved) {
-    for (const RxqLoad& r : dp_->rx_queues())
-      if (r.port == m.port && r.queue == m.queue) EXPECT_EQ(r.thread, m.thread);
+    for (const RxqLoad& r : dp_->rx_queues()) {
+      if (r.port == m.port && r.queue == m.queue) {
+        EXPECT_EQ(r.thread, m.thread);
+      }
+    }
     QueuedPort& port = m.port == "sender" ? *sender_ : *receiver_;
     EXPECT_EQ(port.polled_by[m.queue], (std::set<uint16_t>{0, 1})) << m.port << " queue " << m.queue;
   }
