@@ -1,4 +1,4 @@
-"""tools/bench switch: throughput of the running switch on one datapath lcore.
+"""tools/bench switch: throughput of the running switch, on one datapath lcore and on two.
 
   tools/bench switch [--json] [--repetitions N] [--seconds S] [--case REGEX]
                      [--impl REGEX] [--keep]
@@ -13,10 +13,11 @@ vhost-offload runs three ways, to show what tenant isolation costs:
               port, the receiving port a trunk, so every frame or segment out
               is tagged; in the GRO case the NIC is the trunk and its stream
               comes tagged (untagged, merged per VLAN, to the guest).
-The "vs open" column is the median, over repetitions, of each ours-* run's
-throughput over ours-open's run in the same repetition (every repetition runs
-each implementation once, back to back, starting with a different one);
-"paired vs open" lists those ratios.
+The "vs base" column is the median, over repetitions, of each ours-* run's
+throughput over the same repetition's run of the case's base (ours-open; in
+the multi-queue cases ours-1lcore): every repetition runs each implementation
+once, back to back, starting with a different one; "paired vs base" lists
+those ratios.
 
 The switch (ours or testpmd) forwards on lcore 1; the traffic source and the sinks
 (testpmd with net_pcap, virtio-user and net_null, standing in for guests and NICs)
@@ -25,13 +26,27 @@ over a timed window of S seconds (default 5) after 1 s of warm-up: TCP payload
 (frame bytes minus the 66 bytes of Ethernet, IPv4 and TCP-with-timestamps headers
 of every frame sent) in Gbit/s, and frames sent per second.
 
+Multi-queue cases, through vhost-offload only, on one datapath lcore and on
+two ("vs 1 lcore": paired ratios as above):
+  ours-1lcore         one datapath thread on CPU 1 (the default);
+  ours-2lcores        two, on CPUs 1 and 0: the second shares CPU 0 with the
+                      peers' testpmd, which is what bounds scaling on this
+                      2-CPU machine (the peers need a CPU of their own too);
+  ours-2lcores-1cpu   two, both on CPU 1: what splitting the queues costs
+                      when the threads share one CPU.
+
 Cases:
   guest_tso_to_nic  64 KB TSO segments from a virtio-user guest, cut to 1448-byte
                     segments for a NIC without TSO (net_null, no-rx=1);
   vm_to_vm          64 KB TSO segments from one virtio-user guest to another that
                     negotiated GUEST_TSO (both in one testpmd, the sink a net_null);
   nic_gro_to_guest  1448-byte segments of an in-order TCPv4 stream from a NIC
-                    (net_pcap, infinite_rx) merged for a guest with GUEST_TSO.
+                    (net_pcap, infinite_rx) merged for a guest with GUEST_TSO;
+  mq_vm_to_vm       64-byte UDP frames of many flows (testpmd txonly multi-flow)
+                    from a 4-queue virtio-user guest to another 4-queue guest;
+  mq_nic_to_guest   1448-byte TCP segments of 16 flows from a NIC with 4 receive
+                    queues (net_pcap, one replay per queue) to a 4-queue guest
+                    without GUEST_TSO.
 """
 import argparse
 import json
@@ -65,8 +80,22 @@ SINK_MAC = "02:00:00:00:0b:01"  # unknown to the switch: frames to it are floode
 # The sink never sends, so all its frames are flooded: the switch's flood
 # budget (--flood-pps) would be what these runs measure.
 OURS_EXTRA = ["--flood-pps", "0"]
-CASES = ("guest_tso_to_nic", "vm_to_vm", "nic_gro_to_guest")
+CASES = ("guest_tso_to_nic", "vm_to_vm", "nic_gro_to_guest", "mq_vm_to_vm", "mq_nic_to_guest")
 IMPLS = ("ours-open", "ours", "ours-vlan", "testpmd")
+# The multi-queue cases: our switch's datapath threads, as EAL --lcores maps.
+MQ_LCORES = {"ours-1lcore": "0@0,1@1", "ours-2lcores": "0@0,1@1,2@0",
+             "ours-2lcores-1cpu": "0@0,1@1,2@1"}
+MQ_QUEUES = 4
+MQ_RECEIVER_MAC = "02:00:00:00:0b:07"
+
+
+def impls_of(case):
+    return tuple(MQ_LCORES) if case.startswith("mq_") else IMPLS
+
+
+def base_of(case):
+    """The implementation the others of a case are compared with."""
+    return "ours-1lcore" if case.startswith("mq_") else "ours-open"
 
 
 def policy(impl, role):
@@ -104,8 +133,8 @@ class Window:
         return {k: b[k] - a[k] for k in b if isinstance(b[k], int)}, t1 - t0
 
 
-def rates(tx_packets, tx_bytes, dt):
-    payload = tx_bytes - HDR * tx_packets
+def rates(tx_packets, tx_bytes, dt, hdr=HDR):
+    payload = tx_bytes - hdr * tx_packets
     return {"gbps": payload * 8 / dt / 1e9, "mpps": tx_packets / dt / 1e6}
 
 
@@ -325,8 +354,62 @@ def nic_gro_to_guest(impl, work, files, seconds):
         return row
 
 
+def mq_switch(impl, work, port_args):
+    lcores = MQ_LCORES[impl]
+    threads = ",".join(str(i) for i in range(1, lcores.count("@")))
+    return Switch(work, port_args, OURS_EXTRA + ["--datapath-lcores", threads], lcores=lcores)
+
+
+def mq_guest(work, sock, cmds, extra=(), mac=None):
+    vdev = (f"net_virtio_user0,path={sock},queues={MQ_QUEUES},queue_size=1024,mrg_rxbuf=1" +
+            (f",mac={mac}" if mac else ""))
+    return Testpmd(work, [vdev], cmds, [f"--rxq={MQ_QUEUES}", f"--txq={MQ_QUEUES}",
+                                        "--nb-cores=1"] + list(extra))
+
+
+def mq_row(sw, src, dst, seconds, hdr):
+    wait_sw_moving(sw, dst)
+    time.sleep(WARMUP)
+    d, dt = Window(lambda: flat(sw.stats(), [src, dst])).measure(seconds)
+    q = sw.ctl("queues")[1]
+    row = rates(d[f"{dst}.tx_packets"], d[f"{dst}.tx_bytes"], dt, hdr)
+    row.update(packets_in=d[f"{src}.rx_packets"],
+               dropped=d[f"{dst}.tx_dropped"] + d[f"{dst}.tx_expired"],
+               busy=[round(t["busy_share"], 3) for t in q["threads"]],
+               checksums="busy share per thread: " +
+               " ".join(f"{100 * t['busy_share']:.0f}%" for t in q["threads"]))
+    return row
+
+
+def mq_vm_to_vm(impl, work, files, seconds):
+    a, b = os.path.join(work, "a.sock"), os.path.join(work, "b.sock")
+    with cleanup() as later:
+        sw = mq_switch(impl, work, ["--vhost", a, "--name", "a", "--vhost", b, "--name", "b"])
+        later(sw)
+        later(mq_guest(work, b, ["set fwd rxonly", "start"], mac=MQ_RECEIVER_MAC))
+        later(mq_guest(work, a, ["set fwd txonly", "start"],
+                       ["--txonly-multi-flow", f"--eth-peer=0,{MQ_RECEIVER_MAC}"]))
+        sw.wait_guest("a")
+        sw.wait_guest("b")
+        return mq_row(sw, "a", "b", seconds, 14 + 20 + 8)
+
+
+def mq_nic_to_guest(impl, work, files, seconds):
+    sock = os.path.join(work, "vm.sock")
+    pcap = ("net_pcap0," + ",".join(f"rx_pcap={p}" for p in files["mq"]) + "," +
+            ",".join("tx_pcap=/dev/null" for _ in files["mq"]) + ",infinite_rx=1")
+    with cleanup() as later:
+        sw = mq_switch(impl, work, ["--nic", pcap, "--name", "up", "--queues", str(MQ_QUEUES),
+                                    "--vhost", sock, "--name", "vm"])
+        later(sw)
+        later(mq_guest(work, sock, ["set fwd rxonly", "start"], mac=pcaps.GUEST_MAC))
+        sw.wait_guest("vm")
+        return mq_row(sw, "up", "vm", seconds, HDR)
+
+
 RUNNERS = {"guest_tso_to_nic": guest_tso_to_nic, "vm_to_vm": vm_to_vm,
-           "nic_gro_to_guest": nic_gro_to_guest}
+           "nic_gro_to_guest": nic_gro_to_guest, "mq_vm_to_vm": mq_vm_to_vm,
+           "mq_nic_to_guest": mq_nic_to_guest}
 
 
 # ---------------------------------------------------------------------------
@@ -341,7 +424,19 @@ def make_files(work):
     mss_vlan = os.path.join(work, "mss-vlan.pcap")
     pcaps.write_stream(mss_vlan, 4, GRO_SEGMENTS, MSS, src_mac=pcaps.PEER_MAC,
                        dst_mac=pcaps.GUEST_MAC, vlan=10)
-    return {"big": big, "mss": mss, "mss-vlan": mss_vlan}
+    # Four replays of four flows each (source ports 40000 + 4q + k), one per NIC queue.
+    mq = []
+    for q in range(MQ_QUEUES):
+        frames = []
+        for i in range(256):
+            for k in range(4):
+                f = pcaps.frame(4, pcaps.FIRST_SEQ + i * MSS, bytes(MSS), src_mac=pcaps.PEER_MAC,
+                                dst_mac=pcaps.GUEST_MAC)
+                f["TCP"].sport = 40000 + 4 * q + k
+                frames.append(f)
+        mq.append(os.path.join(work, f"mq-q{q}.pcap"))
+        pcaps.wrpcap(mq[-1], frames)
+    return {"big": big, "mss": mss, "mss-vlan": mss_vlan, "mq": mq}
 
 
 def build():
@@ -376,37 +471,37 @@ def median_row(case, impl, runs):
     return row
 
 
-def add_vs_open(rows, runs):
-    """Each ours-* row against ours-open in the same case, paired by
+def add_vs_base(rows, runs):
+    """Each ours-* row against its case's base (ours-open, ours-1lcore), paired by
     repetition: a repetition runs every implementation back to back, so the
     ratio of two runs of one repetition leaves out what drifts between
     repetitions (the other processes on these two CPUs). The median of the
-    paired ratios is the "vs open"; their spread shows how sure it is."""
+    paired ratios is the "vs base"; their spread shows how sure it is."""
     for r in rows:
-        base = runs.get((r["case"], "ours-open"))
+        base = runs.get((r["case"], base_of(r["case"])))
         mine = runs.get((r["case"], r["impl"]))
         if not r["impl"].startswith("ours") or not base or not mine:
             continue
         pairs = [m["gbps"] / b["gbps"] for m, b in zip(mine, base)
                  if "error" not in m and "error" not in b and b["gbps"] > 0]
         if pairs:
-            r["vs_open"] = round(statistics.median(pairs), 3)
-            r["vs_open_runs"] = [round(x, 3) for x in pairs]
+            r["vs_base"] = round(statistics.median(pairs), 3)
+            r["vs_base_runs"] = [round(x, 3) for x in pairs]
 
 
 def print_table(rows):
-    head = ("case", "impl", "Gbit/s", "Mpps", "seg/pkt", "vs open", "runs (Gbit/s)",
-            "paired vs open", "checksums / note")
+    head = ("case", "impl", "Gbit/s", "Mpps", "seg/pkt", "vs base", "runs (Gbit/s)",
+            "paired vs base", "checksums / note")
     body = []
     for r in rows:
         g = "n/a" if r["gbps"] is None else f"{r['gbps']:.2f}"
         m = "n/a" if r["mpps"] is None else f"{r['mpps']:.3f}"
         spp = r.get("segments_per_packet")
-        vs = r.get("vs_open")
+        vs = r.get("vs_base")
         body.append((r["case"], r["impl"], g, m, "-" if spp is None else f"{spp:.1f}",
                      "-" if vs is None else f"{vs:.1%}",
                      " ".join(f"{x:.2f}" for x in r.get("gbps_runs", [])),
-                     " ".join(f"{x:.0%}" for x in r.get("vs_open_runs", [])),
+                     " ".join(f"{x:.0%}" for x in r.get("vs_base_runs", [])),
                      r.get("note") or r.get("checksums", "")[:60]))
     w = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
     fmt = "  ".join(["{:<%d}" % w[0], "{:<%d}" % w[1]] + ["{:>%d}" % x for x in w[2:6]] +
@@ -440,7 +535,6 @@ def main(argv):
                          "measurement window of each run",
                          lambda p: p.add_argument("--impl", default=".", metavar="REGEX",
                                                   help="only the implementations matching"))
-    impls = [i for i in IMPLS if re.search(args.impl, i)]
     if os.geteuid() != 0:
         log("warning: not root; DPDK and vhost-user sockets may fail")
     build()
@@ -453,6 +547,7 @@ def main(argv):
     for case in CASES:
         if not re.search(args.case, case):
             continue
+        impls = [i for i in impls_of(case) if re.search(args.impl, i)]
         runs = {impl: [] for impl in impls}
         for rep in range(args.repetitions):
             # Each repetition starts with another implementation: none is
@@ -472,7 +567,7 @@ def main(argv):
             row["seconds"] = args.seconds
             rows.append(row)
             all_runs[(case, impl)] = runs[impl]
-    add_vs_open(rows, all_runs)
+    add_vs_base(rows, all_runs)
     if args.json:
         for r in rows:
             print(json.dumps(r))
