@@ -41,6 +41,12 @@ Learned MacTable::refuse(Learned why) {
   return why;
 }
 
+// Datapath threads each pass the TSC their round began at, so `now` may be a
+// little behind the time another thread saw the entry: that is no age.
+bool MacTable::stale(const Entry& e, uint64_t now) const {
+  return !e.pinned && now > e.seen && now - e.seen > max_age_tsc_;
+}
+
 Learned MacTable::learn(const uint8_t mac[6], uint16_t vlan, uint16_t port, uint64_t now,
                         bool pin) {
   if (mac[0] & 1) return Learned::Known;  // a group address is never a source
@@ -74,7 +80,7 @@ uint16_t MacTable::lookup(const uint8_t mac[6], uint16_t vlan, uint64_t now) {
   if (mac[0] & 1) return kNone;
   auto it = entries_.find(key(mac, vlan));
   if (it == entries_.end()) return kNone;
-  if (!it->second.pinned && now - it->second.seen > max_age_tsc_) {
+  if (stale(it->second, now)) {
     erase(it);
     counters_.aged++;
     return kNone;
@@ -84,14 +90,14 @@ uint16_t MacTable::lookup(const uint8_t mac[6], uint16_t vlan, uint64_t now) {
 
 void MacTable::age(uint64_t now, size_t buckets) {
   size_t n = entries_.bucket_count();
-  uint64_t stale[64];
+  uint64_t old[64];
   for (size_t b = 0; b < std::min(buckets, n); ++b) {
     sweep_bucket_ = (sweep_bucket_ + 1) % n;
     size_t k = 0;
     for (auto e = entries_.begin(sweep_bucket_); e != entries_.end(sweep_bucket_) && k < 64; ++e)
-      if (!e->second.pinned && now - e->second.seen > max_age_tsc_) stale[k++] = e->first;
+      if (stale(e->second, now)) old[k++] = e->first;
     for (size_t i = 0; i < k; ++i) {
-      erase(entries_.find(stale[i]));
+      erase(entries_.find(old[i]));
       counters_.aged++;
     }
   }

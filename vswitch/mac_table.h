@@ -1,5 +1,6 @@
 // L2 learning: which port a source MAC (per VLAN) was last seen on, aged out
-// after a configurable time. Touched only by the datapath lcore.
+// after a configurable time. Not thread-safe: the datapath's threads take
+// turns on it under one lock.
 //
 // Nothing a port sends costs the others more than a lookup: the table and
 // each port's share of it are bounded, a learn that does not fit is refused
@@ -73,6 +74,7 @@ class MacTable {
     uint64_t seen;
   };
   static uint64_t key(const uint8_t mac[6], uint16_t vlan);
+  [[nodiscard]] bool stale(const Entry& e, uint64_t now) const;
   static uint16_t vlan_of(uint64_t key) { return uint16_t(key >> 48); }
   uint32_t& count_of(uint16_t port);
   void erase(std::unordered_map<uint64_t, Entry>::iterator it);
