@@ -302,6 +302,13 @@ std::vector<RxqLoad> Datapath::rx_queues() const {
 
 std::vector<RxqLoad> Datapath::rebalance() {
   std::lock_guard<std::mutex> one_at_a_time(control_);
+  // A thread that does not run measured nothing, and a queue it gave up
+  // would have its packets sent from the caller's thread: no rebalance.
+  for (const auto& w : workers_)
+    if (!w->running.load()) {
+      VO_LOG(WARNING, "rebalance: datapath thread %u is not running; nothing moved", w->index);
+      return {};
+    }
   // Each queue's measured load, in the order of assignment_.
   std::vector<QueueLoad> loads;
   for (const Assignment& a : assignment_) {
@@ -537,11 +544,16 @@ void Datapath::forward(Worker& w, uint16_t in, rte_mbuf** pkts, uint16_t n, uint
     kept[k++] = m;
   }
   rte_spinlock_lock(&macs_lock_);
+  // Read under the lock: a port that went down while this burst was on its
+  // way had its entries forgotten by thread 0 (check_ready), and must not
+  // get them back from a burst it sent before.
+  const bool learn = sp.port->ready();
   for (uint16_t i = 0; i < k; ++i) {
     const auto* eth = header_at<EthHdr>(kept[i], 0);
     const uint16_t vlan = switched_vlan(kept[i]);
     // A secured port's MAC is its own: no other port's frame moves it.
-    if (refused(macs_.learn(eth->src.b, vlan, in, now, sp.security.enabled()))) st.mac_refused++;
+    if (learn && refused(macs_.learn(eth->src.b, vlan, in, now, sp.security.enabled())))
+      st.mac_refused++;
     outs[i] = macs_.lookup(eth->dst.b, vlan, now);
   }
   rte_spinlock_unlock(&macs_lock_);

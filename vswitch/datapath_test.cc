@@ -617,6 +617,30 @@ TEST_F(DatapathThreadsTest, RebalanceMovesAQueueLosingAndReorderingNothing) {
   EXPECT_EQ(in_use(), 0u);
 }
 
+// A thread that does not run measured nothing and would have its queues'
+// packets sent from the caller's thread: the rebalance leaves every queue.
+TEST_F(DatapathThreadsTest, NoRebalanceWhileAThreadIsNotRunning) {
+  start_two_threads();
+  // Queues 0 and 2, both on thread 0, bring far more than the receiver's one
+  // frame on thread 1: a rebalance would move one of them.
+  for (uint32_t i = 0; i < 200; ++i)
+    for (uint16_t q : {0, 2}) sender_->feed(q, testing::make_mbuf(pool_, flow_frame(q, i)));
+  for (int r = 0; r < 8; ++r) dp_->round(0, now_);
+  const std::vector<RxqLoad> before = dp_->rx_queues();
+  EXPECT_TRUE(dp_->rebalance().empty());
+  const std::vector<RxqLoad> after = dp_->rx_queues();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].thread, before[i].thread);
+  std::map<uint16_t, uint32_t> next;
+  for (rte_mbuf* m : receiver_->sent) {
+    const testing::Decoded d = testing::decode(testing::flatten(m));
+    ASSERT_EQ(d.seq, next[d.src_port]++);
+  }
+  EXPECT_EQ(next[40000], 200u);
+  EXPECT_EQ(next[40002], 200u);
+  release(*receiver_);
+}
+
 // Ports added and removed while two threads forward between two others.
 TEST_F(DatapathThreadsTest, PortsComeAndGoUnderTwoThreads) {
   start_two_threads();
