@@ -6,7 +6,9 @@
 #include <rte_mbuf.h>
 
 #include "log/log.h"
+#include "offload/flow_hash.h"
 #include "offload/metadata.h"
+#include "ports/queue_runs.h"
 #include "tx_copies.h"
 
 namespace vo {
@@ -88,8 +90,8 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   port->rss_ = queues == 1 ? "one queue"
                : rss      ? "RSS over addresses and ports"
                           : "no RSS: the device spreads flows its own way";
-  // A transmit queue per datapath thread where the device has them, so that
-  // threads sending here share nothing; fewer, and they take turns (TxQueue).
+  // As many transmit queues as datapath threads where the device has them
+  // (and at least as many as receive queues), for the flows to spread over.
   const uint16_t tx_queues = std::max<uint16_t>(
       queues, std::min<uint16_t>(datapath_threads(), uint16_t(info.max_tx_queues)));
   int rc = rte_eth_dev_configure(id, queues, tx_queues, &conf);
@@ -101,9 +103,6 @@ std::unique_ptr<NicPort> NicPort::open(const NicOptions& opts, rte_mempool* pool
   port->queues_ = queues;
   port->rx_per_queue_.assign(queues, 0);
   port->tx_queues_ = std::vector<TxQueue>(tx_queues);
-  if (tx_queues < datapath_threads())
-    VO_LOG(INFO, "port %s: %u transmit queue(s) for %u datapath lcores: they take turns",
-           port->name().c_str(), tx_queues, datapath_threads());
   if (rc != 0) {
     error = "cannot start device '" + opts.devargs + "': " + rte_strerror(-rc);
     return nullptr;
@@ -178,7 +177,8 @@ uint16_t NicPort::rx_burst(uint16_t queue, rte_mbuf** pkts, uint16_t n) {
 }
 
 Port::Details NicPort::details() const {
-  Details d{{{"features", offload_names_}, {"rss", rss_}}, {{"queues", queues_}}};
+  Details d{{{"features", offload_names_}, {"rss", rss_}},
+            {{"queues", queues_}, {"tx_queues", tx_queues_.size()}}};
   for (uint16_t q = 0; q < queues_; ++q)
     d.numbers.emplace_back("q" + std::to_string(q) + "_rx_packets", rx_per_queue_[q]);
   return d;
@@ -187,10 +187,33 @@ Port::Details NicPort::details() const {
 Reason NicPort::tx_prepare(rte_mbuf* m) {
   // Rewrites pseudo-header sums into the form this device wants (some want it
   // without the length for TSO) and checks the device's limits.
-  if (rte_eth_tx_prepare(port_id_, tx_queue(), &m, 1) == 1) return Reason::Ok;
+  if (rte_eth_tx_prepare(port_id_, tx_queue_of(m), &m, 1) == 1) return Reason::Ok;
   VO_LOG_RL(WARNING, "port %s: the device refused a packet in tx_prepare: %s", name().c_str(),
             rte_strerror(rte_errno));
   return Reason::DeviceRefused;
+}
+
+uint16_t NicPort::tx_queue_of(const rte_mbuf* m) const {
+  return tx_queues_.size() == 1 ? 0 : uint16_t(flow_hash(m) % tx_queues_.size());
+}
+
+// Each flow to one transmit queue by its hash, whichever datapath thread
+// sends it: a queue moved to another thread by a rebalance cannot reorder a
+// flow on the wire (two queues of a NIC drain in no set order). The threads
+// take turns on a queue (an ethdev queue is not thread-safe), for one run of
+// packets at a time.
+uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
+  const bool shared = datapath_threads() > 1;
+  return send_in_runs(
+      pkts, n, [this](const rte_mbuf* m) { return tx_queue_of(m); },
+      [this, shared](uint16_t qid, rte_mbuf** p, uint16_t k) {
+        TxQueue& q = tx_queues_[qid];
+        if (shared) rte_spinlock_lock(&q.lock);
+        const uint16_t sent = send_to(qid, q, p, k);
+        if (shared) rte_spinlock_unlock(&q.lock);
+        return sent;
+      },
+      nullptr);
 }
 
 // net_tap's TSO is rte_gso in software, and it breaks (a crash freeing the
@@ -198,26 +221,14 @@ Reason NicPort::tx_prepare(rte_mbuf* m) {
 // segment arrives (vhost_port.cc). Such a packet is handed over as a copy in a
 // chain of pool mbufs: 64 KB copied costs less than the write per segment the
 // PMD then makes.
-uint16_t NicPort::tx_queue() const { return uint16_t(datapath_thread() % tx_queues_.size()); }
-
-uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  const uint16_t qid = tx_queue();
-  TxQueue& q = tx_queues_[qid];
-  const bool shared = tx_queues_.size() < datapath_threads();
-  if (shared) rte_spinlock_lock(&q.lock);
+uint16_t NicPort::send_to(uint16_t qid, TxQueue& q, rte_mbuf** pkts, uint16_t n) {
   auto send = [this, qid](rte_mbuf** p, uint16_t k) { return rte_eth_tx_burst(port_id_, qid, p, k); };
-  uint16_t sent;
-  if (!tso_by_rte_gso_) {
-    sent = send(pkts, n);
-  } else {
-    if (q.scratch.size() < n) q.scratch.resize(n);
-    sent = send_with_copies(
-        pkts, n, q.scratch.data(), pool_,
-        [](const rte_mbuf* m) { return RTE_MBUF_HAS_EXTBUF(m) && (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG); },
-        send);
-  }
-  if (shared) rte_spinlock_unlock(&q.lock);
-  return sent;
+  if (!tso_by_rte_gso_) return send(pkts, n);
+  if (q.scratch.size() < n) q.scratch.resize(n);
+  return send_with_copies(
+      pkts, n, q.scratch.data(), pool_,
+      [](const rte_mbuf* m) { return RTE_MBUF_HAS_EXTBUF(m) && (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG); },
+      send);
 }
 
 }  // namespace vo

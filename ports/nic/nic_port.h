@@ -24,8 +24,8 @@ struct NicOptions {
   bool csum = true;      // let the device finish checksums
   bool gro = true;       // merge received segments toward ports that take them
   // Receive queues, spread by the device's RSS where it has it, each polled
-  // by one datapath lcore; as many transmit queues, and at least one per
-  // datapath lcore where the device has that many.
+  // by one datapath lcore; as many transmit queues (one per datapath lcore
+  // where that is more and the device has them), each flow sent on one.
   uint16_t queues = 1;
   uint16_t rx_desc = 1024;
   uint16_t tx_desc = 1024;
@@ -52,16 +52,14 @@ class NicPort final : public Port {
  private:
   NicPort(std::string name, uint16_t port_id) : Port(std::move(name)), port_id_(port_id) {}
   void normalize_rx(rte_mbuf** pkts, uint16_t& n);
-  // The calling datapath thread's transmit queue.
-  [[nodiscard]] uint16_t tx_queue() const;
-
-  // A transmit queue: its own lcore's where there is one per lcore; shared,
-  // under the lock, where the device has fewer (an ethdev queue is not
-  // thread-safe).
+  // A transmit queue; several datapath threads take turns on it.
   struct TxQueue {
     rte_spinlock_t lock = RTE_SPINLOCK_INITIALIZER;
     std::vector<rte_mbuf*> scratch;  // the burst as handed to the device (copies in it)
   };
+  // The transmit queue of `m`'s flow.
+  [[nodiscard]] uint16_t tx_queue_of(const rte_mbuf* m) const;
+  uint16_t send_to(uint16_t qid, TxQueue& q, rte_mbuf** pkts, uint16_t n);
 
   uint16_t port_id_;
   uint16_t queues_ = 1;
