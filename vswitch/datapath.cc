@@ -131,7 +131,7 @@ void Datapath::post(Change& c) {
       set_datapath_thread(w->index);
       const uint64_t now = rte_get_tsc_cycles();
       if (Change* mine = w->pending.exchange(nullptr, std::memory_order_acq_rel)) apply(*w, *mine, now);
-      finish_drain(*w, now, false);
+      finish_drain(*w, false);
       set_datapath_thread(me);
     }
     if (c.acks.load(std::memory_order_acquire) < threads())
@@ -142,7 +142,7 @@ void Datapath::post(Change& c) {
 void Datapath::take_change(Worker& w, uint64_t now) {
   if (w.pending.load(std::memory_order_relaxed) != nullptr)
     if (Change* c = w.pending.exchange(nullptr, std::memory_order_acq_rel)) apply(w, *c, now);
-  if (w.draining) finish_drain(w, now, true);
+  if (w.draining) finish_drain(w, true);
 }
 
 void Datapath::apply(Worker& w, Change& c, uint64_t now) {
@@ -190,14 +190,13 @@ void Datapath::apply(Worker& w, Change& c, uint64_t now) {
 }
 
 // A released queue's packets have left this thread once nothing it queued
-// before the release still waits (expiry bounds that by tx_hold_us), and a
-// moment more has passed for a NIC to send what its transmit ring holds:
-// the queue's new thread cannot overtake them. A thread that does not run
-// sends nothing more: it acknowledges at once.
-void Datapath::finish_drain(Worker& w, uint64_t now, bool running) {
+// before the release still waits (expiry bounds that by tx_hold_us): the
+// queue's new thread cannot overtake them, since a port puts each flow on
+// one of its rings or queues whichever thread sends it. A thread that does
+// not run sends nothing more: it acknowledges at once.
+void Datapath::finish_drain(Worker& w, bool running) {
   if (w.draining == nullptr) return;
   if (running) {
-    if (now - w.drain_since < tsc_hz_ / 20000) return;  // 50 us
     for (uint16_t i = 0; i < w.slots; ++i)
       if (w.ports[i] && w.ports[i]->tx_count && w.ports[i]->tx[0].since <= w.drain_since) return;
   }

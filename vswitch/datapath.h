@@ -218,7 +218,7 @@ class Datapath {
   void post(Change& c);
   void apply(Worker& w, Change& c, uint64_t now);  // the thread, or the caller while it does not run
   void take_change(Worker& w, uint64_t now);
-  void finish_drain(Worker& w, uint64_t now, bool running);
+  void finish_drain(Worker& w, bool running);
   [[nodiscard]] uint16_t thread_of(uint16_t slot, uint16_t queue) const;
   void add_rxqs(Worker& w, uint16_t slot, const std::vector<Assignment>* assignment);
   Removed let_go(Worker& w, uint16_t slot);
