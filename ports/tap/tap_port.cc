@@ -213,12 +213,21 @@ bool TapReadiness::add(TapPort::Queue* q, std::string& error) {
   return false;
 }
 
-void TapReadiness::remove(TapPort::Queue* q) { epoll_ctl(epfd_, EPOLL_CTL_DEL, q->fd, nullptr); }
+// Once it returns, no poll() holds `q` from an epoll_wait made before: the
+// caller may free it.
+void TapReadiness::remove(TapPort::Queue* q) {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, q->fd, nullptr);
+  std::lock_guard<std::mutex> no_poll_in_flight(polling_);
+}
 
+// One caller at a time (kernel ports on several datapath lcores): another
+// that finds it busy goes on, the first marks its queues too.
 void TapReadiness::poll() {
   uint64_t now = rte_get_tsc_cycles();
-  uint64_t next = next_.load(std::memory_order_relaxed);
-  if (now < next || !next_.compare_exchange_strong(next, now + interval_tsc_)) return;
+  if (now < next_.load(std::memory_order_relaxed)) return;
+  std::unique_lock<std::mutex> lock(polling_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  next_.store(now + interval_tsc_, std::memory_order_relaxed);
   epoll_event evs[64];
   int n = epoll_wait(epfd_, evs, 64, 0);
   waits_.fetch_add(1, std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -160,7 +161,10 @@ class TapReadiness {
   TapReadiness(int epfd, uint64_t interval_tsc) : epfd_(epfd), interval_tsc_(interval_tsc) {}
   int epfd_;
   uint64_t interval_tsc_;
-  std::atomic<uint64_t> next_{0};  // kernel ports on several lcores poll it
+  std::atomic<uint64_t> next_{0};
+  // Held by poll() while it marks queues, and waited for by remove(), so
+  // that a queue is never marked after its port freed it.
+  std::mutex polling_;
   std::atomic<uint64_t> waits_{0};
 };
 
