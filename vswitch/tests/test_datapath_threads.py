@@ -8,8 +8,9 @@ gets a copy: a 4-queue guest (which writes each receive queue to its own
 capture), a single-queue guest, the uplink's peer. Each capture is checked
 flow by flow: every flow's frames in the order sent, a flow on one queue
 only. The replays loop, so each flow's sequence numbers start over now and
-then: a step back is a wrap only when it goes back by more than half the
-flow, and anything else is a reordering. Every packet the switch took from
+then: a step back is a wrap only when it goes back by more than half a
+pass, or when enough time passed for the rest of the pass to have been sent
+(and lost); anything else is a reordering. Every packet the switch took from
 the sender is accounted for at each receiver (sent, or dropped and
 counted), and the pool is back where it started once the guests stop.
 
@@ -27,14 +28,14 @@ from vo.harness import Capture, Guest, Switch, Testpmd, VethPeer, cleanup, wait_
 
 LCORES = "0@0,1@1,2@1"  # main (control) on CPU 0, datapath threads 1 and 2 on CPU 1
 QUEUES = 4
-# The replays loop: a flow's pass must last much longer than a receiver's
-# longest stall (tens of ms when the CPU it shares with the other guests goes
-# elsewhere, and the switch drops for it), so that a wrap with frames lost
-# around it still steps back by more than half a pass, which a reordering in
-# the switch never does. Each queue of a sender carries one flow: 30,000
-# frames a pass for the 4-queue guest, 100,000 for a single-queue one
-# (~150 ms at the rates here); the senders keep every frame in an mbuf.
+# The replays loop, so a flow's sequence numbers start over each pass; a
+# receiver that stalls (the switch drops for it, counted) or a capture that
+# drops loses stretches of it, so a step back is told from a reordering by
+# time (check_order). Each queue of a sender carries one flow: 30,000 frames
+# a pass for the 4-queue guest, 100,000 for a single-queue one; the senders
+# keep every frame in an mbuf.
 NIC_PER_FLOW = 500
+MAX_FLOW_RATE = 5e6  # frames a second: more than any flow here gets through the switch
 PAYLOAD = 200
 UNKNOWN_MAC = "02:00:00:00:bb:02"  # nobody's: the switch floods to every other port
 SENDER_MAC = "02:00:00:00:0a:05"
@@ -110,7 +111,7 @@ def multiqueue_receiver(work, sock):
 
 
 def flows_in(pcap):
-    """Each TCP flow's sequence numbers in a capture, in capture order: {source port: [seq]}.
+    """Each TCP flow's frames in a capture, in capture order: {source port: [(seq, time)]}.
     Read with struct, not tshark: the captures hold millions of frames, all IPv4 without
     options where they are TCP (the others, an ARP or a neighbour's frame, are skipped)."""
     flows = collections.defaultdict(list)
@@ -118,35 +119,31 @@ def flows_in(pcap):
         data = f.read()
     off = 24  # the file header; then per frame 16 bytes of record header
     while off + 16 <= len(data):
-        caplen = struct.unpack_from("<I", data, off + 8)[0]
+        sec, usec, caplen = struct.unpack_from("<III", data, off)
         frame = off + 16
         if caplen >= 42 and data[frame + 12:frame + 14] == b"\x08\x00" and data[frame + 23] == 6:
             sport, seq = struct.unpack_from(">H2xI", data, frame + 34)
-            flows[sport].append(seq)
+            flows[sport].append((seq, sec + usec / 1e6))
         off = frame + caplen
     return flows
 
 
 def check_order(flows, where, per_flow):
-    """Every step of every flow is forward, or a wrap of the replay (back by more than half
-    a pass). Returns the frames seen."""
-    span = per_flow * PAYLOAD
+    """Every step of every flow is forward, or a wrap of the replay: back by more than
+    half a pass, or by less after as long as the rest of the pass takes to send at
+    MAX_FLOW_RATE (a receiver that stalled, or a capture that dropped, lost the frames in
+    between). A reordering steps back within microseconds. Returns the frames seen."""
     total = 0
-    for port, seqs in flows.items():
-        total += len(seqs)
-        for i in range(1, len(seqs)):
-            step = seqs[i] - seqs[i - 1]
-            assert step > 0 or -step > span // 2, (
-                f"{where}: flow {port} went from seq {seqs[i - 1]} to {seqs[i]} (frame {i})")
+    for port, frames in flows.items():
+        total += len(frames)
+        for i in range(1, len(frames)):
+            (prev, t0), (seq, t1) = frames[i - 1], frames[i]
+            back = (prev - seq) // PAYLOAD
+            if seq > prev or back > per_flow // 2 or t1 - t0 >= (per_flow - back) / MAX_FLOW_RATE:
+                continue
+            raise AssertionError(f"{where}: flow {port} went from seq {prev} to {seq} "
+                                 f"(frame {i}) within {(t1 - t0) * 1e6:.0f} us")
     return total
-
-
-def accounted(sw_before, sw_after, name, sender_rx):
-    """What the switch took from the sender reached port `name`, or was dropped and counted."""
-    b, a = sw_before[name], sw_after[name]
-    sent = a["tx_packets"] - b["tx_packets"]
-    lost = sum(a.get(k, 0) - b.get(k, 0) for k in ("tx_dropped", "tx_expired"))
-    return sent, lost
 
 
 def run_case(tmp_path, senders, per_flow, rebalance):
