@@ -15,4 +15,10 @@ namespace vo {
 // what the parser refuses (not IP, a fragment): such packets share a queue.
 [[nodiscard]] uint32_t flow_hash(const rte_mbuf* m);
 
+// Which of `n` queues `m`'s flow goes to: the same for every packet of the
+// flow, so that it stays in order (0 without hashing when there is one).
+[[nodiscard]] inline uint16_t flow_queue(const rte_mbuf* m, uint16_t n) {
+  return n <= 1 ? 0 : uint16_t(flow_hash(m) % n);
+}
+
 }  // namespace vo

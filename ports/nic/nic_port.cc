@@ -194,7 +194,7 @@ Reason NicPort::tx_prepare(rte_mbuf* m) {
 }
 
 uint16_t NicPort::tx_queue_of(const rte_mbuf* m) const {
-  return tx_queues_.size() == 1 ? 0 : uint16_t(flow_hash(m) % tx_queues_.size());
+  return flow_queue(m, uint16_t(tx_queues_.size()));
 }
 
 // Each flow to one transmit queue by its hash, whichever datapath thread

@@ -502,7 +502,7 @@ uint16_t TapPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
   iovec iov[kMaxTxIov];
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    Queue& q = queues_[nq == 1 ? 0 : flow_hash(m) % nq];
+    Queue& q = queues_[flow_queue(m, uint16_t(nq))];
     const int fd = q.fd;
     VirtioNetHdr h = hdr_from_metadata(m);
     iov[0] = {&h, sizeof(h)};

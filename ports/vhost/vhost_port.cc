@@ -446,10 +446,6 @@ Reason VhostPort::tx_prepare(rte_mbuf* m) {
   return Reason::Ok;
 }
 
-uint16_t VhostPort::ring_for(const rte_mbuf* m, const uint16_t* rings, uint16_t n) {
-  return n == 1 ? rings[0] : rings[flow_hash(m) % n];
-}
-
 // Each flow to one of the guest's ready receive rings, by its hash: a flow
 // stays on one ring, in order (queue_runs.h).
 uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
@@ -461,7 +457,7 @@ uint16_t VhostPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
   if (count == 0) return 0;
   int full = -1;
   const uint16_t sent = send_in_runs(
-      pkts, n, [&](const rte_mbuf* m) { return ring_for(m, rings, count); },
+      pkts, n, [&](const rte_mbuf* m) { return rings[flow_queue(m, count)]; },
       [&](uint16_t ring, rte_mbuf** p, uint16_t k) {
         const uint16_t took = rte_vhost_enqueue_burst(vid, ring, p, k);
         rte_pktmbuf_free_bulk(p, took);  // enqueue copied them into the guest's buffers

@@ -98,8 +98,6 @@ class VhostPort final : public Port {
   void take_over_calls(int vid, uint16_t queue);
   // Datapath: pair's rings that are ready stop asking the guest for kicks.
   void quiet_new_rings(int vid, uint16_t pair, uint32_t ready);
-  // Datapath: the ring to the guest that `m`'s flow goes to, of `rings`.
-  static uint16_t ring_for(const rte_mbuf* m, const uint16_t* rings, uint16_t n);
   // Datapath: the calls of queue pair `pair` this round.
   void pace_calls(uint16_t pair, uint64_t now);
   // Interrupts raised into the guest on vring q (ours, or the library's when
