@@ -37,6 +37,10 @@ PortStats& PortStats::operator+=(const PortStats& o) {
   return *this;
 }
 
+std::string Port::queue_counter(uint16_t queue, const std::string& what) {
+  return std::string("q").append(std::to_string(queue)).append("_").append(what);
+}
+
 PortStats Port::stats_total() const {
   PortStats sum;
   for (const PortStats& s : stats_) sum += s;

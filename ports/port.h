@@ -117,6 +117,8 @@ class Port {
     std::vector<std::pair<std::string, uint64_t>> numbers;
   };
   [[nodiscard]] virtual Details details() const { return {}; }
+  // A per-queue counter's name in details(): "q1_rx_packets".
+  [[nodiscard]] static std::string queue_counter(uint16_t queue, const std::string& what);
   // The operator deleted the port (not the switch stopping): let go of what
   // was made to outlive the switch (a persistent TAP). Called once the
   // datapath no longer uses the port, before it is destroyed.

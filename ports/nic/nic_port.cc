@@ -180,7 +180,7 @@ Port::Details NicPort::details() const {
   Details d{{{"features", offload_names_}, {"rss", rss_}},
             {{"queues", queues_}, {"tx_queues", tx_queues_.size()}}};
   for (uint16_t q = 0; q < queues_; ++q)
-    d.numbers.emplace_back("q" + std::to_string(q) + "_rx_packets", rx_per_queue_[q]);
+    d.numbers.emplace_back(queue_counter(q, "rx_packets"), rx_per_queue_[q]);
   return d;
 }
 

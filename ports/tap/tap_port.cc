@@ -545,8 +545,8 @@ Port::Details TapPort::details() const {
   d.numbers.emplace_back("rx_no_mbufs", rx_no_mbufs_);
   d.numbers.emplace_back("tx_refused", tx_refused_);
   for (size_t i = 0; i < queues_.size(); ++i) {
-    d.numbers.emplace_back("q" + std::to_string(i) + "_rx_frames", queues_[i].rx_frames);
-    d.numbers.emplace_back("q" + std::to_string(i) + "_tx_frames", queues_[i].tx_frames);
+    d.numbers.emplace_back(queue_counter(uint16_t(i), "rx_frames"), queues_[i].rx_frames);
+    d.numbers.emplace_back(queue_counter(uint16_t(i), "tx_frames"), queues_[i].tx_frames);
   }
   return d;
 }

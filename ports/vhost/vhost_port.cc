@@ -565,7 +565,7 @@ std::vector<std::pair<std::string, uint64_t>> VhostPort::vring_stats() const {
       else
         it->second += values[i].value;
       if (key == dir + "good_packets")
-        per_queue.emplace_back("q" + std::to_string(q / 2) + "_" + dir + "packets", values[i].value);
+        per_queue.emplace_back(queue_counter(q / 2, dir + "packets"), values[i].value);
     }
   }
   out.insert(out.end(), per_queue.begin(), per_queue.end());
