@@ -9,6 +9,7 @@
 #include "offload/flow_hash.h"
 #include "offload/metadata.h"
 #include "ports/queue_runs.h"
+#include "ports/shared_lock.h"
 #include "tx_copies.h"
 
 namespace vo {
@@ -203,15 +204,12 @@ uint16_t NicPort::tx_queue_of(const rte_mbuf* m) const {
 // take turns on a queue (an ethdev queue is not thread-safe), for one run of
 // packets at a time.
 uint16_t NicPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  const bool shared = datapath_threads() > 1;
   return send_in_runs(
       pkts, n, [this](const rte_mbuf* m) { return tx_queue_of(m); },
-      [this, shared](uint16_t qid, rte_mbuf** p, uint16_t k) {
+      [this](uint16_t qid, rte_mbuf** p, uint16_t k) {
         TxQueue& q = tx_queues_[qid];
-        if (shared) rte_spinlock_lock(&q.lock);
-        const uint16_t sent = send_to(qid, q, p, k);
-        if (shared) rte_spinlock_unlock(&q.lock);
-        return sent;
+        SharedLock turn(q.lock);
+        return send_to(qid, q, p, k);
       },
       nullptr);
 }

@@ -22,6 +22,7 @@
 #include "offload/gso.h"
 #include "offload/headers.h"
 #include "offload/metadata.h"
+#include "ports/shared_lock.h"
 
 namespace vo {
 namespace {
@@ -460,7 +461,7 @@ uint16_t TapPort::read_queue(Queue& q, rte_mbuf** pkts, uint16_t n) {
 }
 
 uint16_t TapPort::rx_burst(uint16_t /*queue*/, rte_mbuf** pkts, uint16_t n) {
-  SharedIo io(*this);
+  SharedLock io(io_lock_);
   uint64_t now = rte_get_tsc_cycles();
   if (now >= next_check_) check_alive(now);
   if (!ready()) return 0;
@@ -496,7 +497,7 @@ Reason TapPort::tx_prepare(rte_mbuf* m) {
 // the host spread flows over CPUs as they do a multi-queue NIC's, and a
 // flow stays on one queue, in order.
 uint16_t TapPort::tx_burst(rte_mbuf** pkts, uint16_t n) {
-  SharedIo io(*this);
+  SharedLock io(io_lock_);
   if (!ready()) return 0;
   const size_t nq = queues_.size();
   iovec iov[kMaxTxIov];

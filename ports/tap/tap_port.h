@@ -99,20 +99,6 @@ class TapPort final : public Port {
   // Reading and writing take turns when several datapath lcores run (one
   // reads, any writes, and either may close the descriptors in go_down):
   // each frame is a system call, next to which the lock costs nothing.
-  class SharedIo {
-   public:
-    explicit SharedIo(TapPort& p) : lock_(datapath_threads() > 1 ? &p.io_lock_ : nullptr) {
-      if (lock_) rte_spinlock_lock(lock_);
-    }
-    ~SharedIo() {
-      if (lock_) rte_spinlock_unlock(lock_);
-    }
-    SharedIo(const SharedIo&) = delete;
-    SharedIo& operator=(const SharedIo&) = delete;
-
-   private:
-    rte_spinlock_t* lock_;
-  };
   rte_spinlock_t io_lock_ = RTE_SPINLOCK_INITIALIZER;
 
   TapOptions opts_;
