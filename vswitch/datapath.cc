@@ -85,7 +85,7 @@ bool Datapath::add_port(Port* p, const PortPolicy& policy, std::string& error) {
     shared_[slot] = std::make_unique<SharedPort>(p, policy, cfg_, tsc_hz_);
   }
   for (uint16_t q = 0; q < p->rx_queues(); ++q)
-    assignment_.push_back({slot, q, uint16_t((slot + q) % threads())});
+    assignment_.push_back({slot, q, start_thread(slot, q)});
   Change c{Change::Kind::Add, slot};
   post(c);
   std::lock_guard<std::mutex> lock(list_mutex_);
@@ -150,7 +150,7 @@ void Datapath::apply(Worker& w, Change& c, uint64_t now) {
     case Change::Kind::Add:
       w.ports[c.slot] = make_state();
       w.slots = std::max<uint16_t>(w.slots, uint16_t(c.slot + 1));
-      add_rxqs(w, c.slot, nullptr);
+      add_rxqs(w, c.slot);
       break;
     case Change::Kind::Remove: {
       {
@@ -183,7 +183,7 @@ void Datapath::apply(Worker& w, Change& c, uint64_t now) {
       return;  // acknowledged by finish_drain
     }
     case Change::Kind::Take:
-      add_rxqs(w, 0, c.assignment);
+      add_rxqs(w, std::nullopt);
       break;
   }
   c.acks.fetch_add(1, std::memory_order_release);
@@ -204,20 +204,22 @@ void Datapath::finish_drain(Worker& w, bool running) {
   w.draining = nullptr;
 }
 
-uint16_t Datapath::thread_of(uint16_t slot, uint16_t queue) const {
-  for (const Assignment& a : assignment_)
-    if (a.slot == slot && a.queue == queue) return a.thread;
+uint16_t Datapath::start_thread(uint16_t slot, uint16_t queue) const {
   return uint16_t((slot + queue) % threads());
 }
 
-// The queues the assignment gives `w` that it does not poll yet: of the port
-// in `slot`, or with `assignment`, of every port (their loads start again).
-void Datapath::add_rxqs(Worker& w, uint16_t slot, const std::vector<Assignment>* assignment) {
+uint16_t Datapath::thread_of(uint16_t slot, uint16_t queue) const {
+  for (const Assignment& a : assignment_)
+    if (a.slot == slot && a.queue == queue) return a.thread;
+  return start_thread(slot, queue);
+}
+
+void Datapath::add_rxqs(Worker& w, std::optional<uint16_t> slot) {
   std::lock_guard<std::mutex> lock(w.rxqs_mutex);
-  if (assignment != nullptr)
+  if (!slot)
     for (Rxq& q : w.rxqs) q.cycles = q.packets = 0;
   for (const Assignment& a : assignment_) {
-    if (a.thread != w.index || (assignment == nullptr && a.slot != slot)) continue;
+    if (a.thread != w.index || (slot && a.slot != *slot)) continue;
     if (std::none_of(w.rxqs.begin(), w.rxqs.end(),
                      [&](const Rxq& q) { return q.slot == a.slot && q.queue == a.queue; }))
       w.rxqs.push_back({a.slot, a.queue});
@@ -330,10 +332,8 @@ std::vector<RxqLoad> Datapath::rebalance() {
   // Two steps, so that a queue's new thread starts polling it only once its
   // old one sent (or gave up on) every packet it took from it.
   Change release{Change::Kind::Release};
-  release.assignment = &assignment_;
   post(release);
   Change take{Change::Kind::Take};
-  take.assignment = &assignment_;
   post(take);
   for (const RxqLoad& m : moved)
     VO_LOG(INFO, "rebalance: port %s queue %u to datapath thread %u", m.port.c_str(), m.queue,

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -194,7 +195,6 @@ class Datapath {
     enum class Kind : uint8_t { Add, Remove, Release, Take };
     Kind kind;
     uint16_t slot = 0;
-    const std::vector<Assignment>* assignment = nullptr;  // Release, Take
     std::atomic<uint16_t> acks{0};
     std::atomic<uint32_t> queued{0}, held{0};  // Remove: what the threads let go
   };
@@ -219,8 +219,13 @@ class Datapath {
   void apply(Worker& w, Change& c, uint64_t now);  // the thread, or the caller while it does not run
   void take_change(Worker& w, uint64_t now);
   void finish_drain(Worker& w, bool running);
+  // Where a queue is polled: at first by start_thread (DatapathConfig::threads
+  // says the rule), then where a rebalance put it.
+  [[nodiscard]] uint16_t start_thread(uint16_t slot, uint16_t queue) const;
   [[nodiscard]] uint16_t thread_of(uint16_t slot, uint16_t queue) const;
-  void add_rxqs(Worker& w, uint16_t slot, const std::vector<Assignment>* assignment);
+  // The queues assignment_ gives `w` that it does not poll yet: of the port
+  // in `slot`, or of every port (and then every queue's load starts again).
+  void add_rxqs(Worker& w, std::optional<uint16_t> slot);
   Removed let_go(Worker& w, uint16_t slot);
   [[nodiscard]] std::unique_ptr<PortState> make_state() const;
   void warn_if_queues_exceed_pool() const;
