@@ -155,6 +155,10 @@ def run_case(tmp_path, senders, per_flow, rebalance):
     order = [names[0], "mq"] + names[1:] + ["one"]
     socks = {n: str(tmp_path / f"{n}.sock") for n in order}
     with cleanup() as later:
+        # The captures and replays come to gigabytes, which pytest would keep
+        # for its last three runs: gone once read, or once the test failed.
+        later(lambda: [os.remove(os.path.join(work, f)) for f in os.listdir(work)
+                       if f.endswith(".pcap")])
         peer = VethPeer(0, "up", ["10.81.0.9/24"], queues=2)
         later(peer)
         peer.run(f"sysctl -qw net.ipv6.conf.{peer.iface}.disable_ipv6=1")
